@@ -1,0 +1,2 @@
+// Package pool is poolkit's engine.
+package pool
