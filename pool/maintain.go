@@ -1,0 +1,217 @@
+package pool
+
+import (
+	"context"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxStack is how many frames leak detection records per Acquire.
+const maxStack = 32
+
+// maxMaintainSleep bounds the maintainer's sleep when nothing is due.
+const maxMaintainSleep = time.Minute
+
+// maintain runs in the background while the pool is open: it retires idle
+// resources past IdleTimeout or MaxLifetime, checks idle resources every
+// HealthCheckPeriod (and suspect ones at once) and reports leaks. It sleeps
+// until the next thing is due, or until poked.
+func (p *Pool[T]) maintain() {
+	defer p.wg.Done()
+	t := time.NewTimer(maxMaintainSleep)
+	defer t.Stop()
+	for {
+		next := p.maintainOnce()
+		t.Reset(next)
+		select {
+		case <-p.done:
+			return
+		case <-t.C:
+		case <-p.wake:
+		}
+	}
+}
+
+type leak struct {
+	held  time.Duration
+	stack string
+}
+
+// maintainOnce does what is due now and returns how long to sleep.
+func (p *Pool[T]) maintainOnce() time.Duration {
+	now := time.Now()
+	next := now.Add(maxMaintainSleep)
+	due := func(t time.Time) {
+		if t.Before(next) {
+			next = t
+		}
+	}
+	var (
+		retire  []*Resource[T]
+		reasons []DestroyReason
+		check   []*Resource[T]
+		leaks   []leak
+	)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return maxMaintainSleep
+	}
+	// Walk the idle stack from the bottom (least recently used). Keep the
+	// ones that stay; idle timeouts never take the pool below MinSize.
+	kept := p.idle[:0]
+	canRetire := p.open - p.cfg.MinSize
+	for _, r := range p.idle {
+		switch {
+		case r.expired(now):
+			p.removeLocked(r, ReasonLifetime)
+			retire, reasons = append(retire, r), append(reasons, ReasonLifetime)
+			canRetire--
+			continue
+		case p.cfg.IdleTimeout > 0 && canRetire > 0 && now.Sub(r.lastUsed) >= p.cfg.IdleTimeout:
+			p.removeLocked(r, ReasonIdle)
+			retire, reasons = append(retire, r), append(reasons, ReasonIdle)
+			canRetire--
+			continue
+		case p.s.healthCheckPeriod > 0 && (p.suspectLocked(r) ||
+			(now.Sub(r.lastChecked) >= p.s.healthCheckPeriod && now.Sub(r.lastUsed) >= p.s.checkAfterIdle)):
+			r.state = stateInUse
+			p.inUse++
+			check = append(check, r)
+			continue
+		}
+		kept = append(kept, r)
+		if !r.expires.IsZero() {
+			due(r.expires)
+		}
+		if p.cfg.IdleTimeout > 0 {
+			due(r.lastUsed.Add(p.cfg.IdleTimeout))
+		}
+		if p.s.healthCheckPeriod > 0 {
+			due(maxTime(r.lastChecked.Add(p.s.healthCheckPeriod), r.lastUsed.Add(p.s.checkAfterIdle)))
+		}
+	}
+	clear(p.idle[len(kept):])
+	p.idle = kept
+	if p.cfg.LeakThreshold > 0 {
+		for _, r := range p.all {
+			if r.state != stateInUse || r.leakReported || r.acquired.IsZero() || len(r.stack) == 0 {
+				continue
+			}
+			if held := now.Sub(r.acquired); held >= p.cfg.LeakThreshold {
+				r.leakReported = true
+				p.stats.Leaks++
+				leaks = append(leaks, leak{held: held, stack: formatStack(r.stack)})
+			} else {
+				due(r.acquired.Add(p.cfg.LeakThreshold))
+			}
+		}
+	}
+	p.spawnCreatorsLocked()
+	p.mu.Unlock()
+
+	for i, r := range retire {
+		p.destroy(r, reasons[i])
+	}
+	for _, l := range leaks {
+		p.log.Warn("pool: resource held longer than LeakThreshold; acquired at the stack below",
+			slog.String("pool", p.name), slog.Duration("held", l.held),
+			slog.Duration("threshold", p.cfg.LeakThreshold), slog.String("stack", l.stack))
+	}
+	failed := false
+	for _, r := range check {
+		if !p.checkInBackground(r) {
+			failed = true
+		}
+	}
+	if failed {
+		// Older resources became suspect: look at them now.
+		return 0
+	}
+	return max(time.Until(next), time.Millisecond)
+}
+
+// checkInBackground runs Check on r, taken from the idle stack by the
+// maintainer, and gives it back or destroys it. It reports whether r passed.
+func (p *Pool[T]) checkInBackground(r *Resource[T]) bool {
+	ctx, cancel := context.WithTimeout(p.createCtx, p.s.checkTimeout)
+	err := p.cfg.Check(ctx, r.value)
+	cancel()
+	now := time.Now()
+	p.mu.Lock()
+	p.inUse--
+	if err != nil || p.closed {
+		reason := ReasonClosed
+		if err != nil {
+			reason = ReasonCheckFailed
+			if !p.closed {
+				p.markSuspectLocked(r, now)
+			}
+		}
+		p.removeLocked(r, reason)
+		p.mu.Unlock()
+		p.destroy(r, reason)
+		return err == nil
+	}
+	r.lastChecked = now
+	// Give it back without changing its recency: a background check is
+	// not a use, so lastUsed stays as it was.
+	lastUsed := r.lastUsed
+	destroy := p.putBackLocked(r, now)
+	r.lastUsed = lastUsed
+	p.mu.Unlock()
+	if destroy {
+		p.destroy(r, ReasonIdle)
+	}
+	return true
+}
+
+// reclaimIdle destroys the least recently used idle resource for a Budget
+// sibling, if one can go without taking the pool below MinSize.
+func (p *Pool[T]) reclaimIdle() bool {
+	p.mu.Lock()
+	if p.closed || len(p.idle) == 0 || p.open <= p.cfg.MinSize {
+		p.mu.Unlock()
+		return false
+	}
+	r := p.idle[0]
+	copy(p.idle, p.idle[1:])
+	p.idle[len(p.idle)-1] = nil
+	p.idle = p.idle[:len(p.idle)-1]
+	p.removeLocked(r, ReasonIdle)
+	p.mu.Unlock()
+	p.destroy(r, ReasonIdle)
+	return true
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// formatStack renders pcs as "function\n\tfile:line" lines, skipping the
+// pool's own frames.
+func formatStack(pcs []uintptr) string {
+	var b strings.Builder
+	frames := runtime.CallersFrames(pcs)
+	for {
+		f, more := frames.Next()
+		if !strings.HasPrefix(f.Function, "github.com/poolkit/poolkit/pool.") || strings.HasSuffix(f.File, "_test.go") {
+			b.WriteString(f.Function)
+			b.WriteString("\n\t")
+			b.WriteString(f.File)
+			b.WriteByte(':')
+			b.WriteString(strconv.Itoa(f.Line))
+			b.WriteByte('\n')
+		}
+		if !more {
+			break
+		}
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
