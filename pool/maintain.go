@@ -42,10 +42,10 @@ type leak struct {
 
 // maintainOnce does what is due now and returns how long to sleep.
 func (p *Pool[T]) maintainOnce() time.Duration {
-	now := time.Now()
-	next := now.Add(maxMaintainSleep)
-	due := func(t time.Time) {
-		if t.Before(next) {
+	now := p.now()
+	next := now.add(maxMaintainSleep)
+	due := func(t mono) {
+		if t < next {
 			next = t
 		}
 	}
@@ -71,42 +71,42 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 			retire, reasons = append(retire, r), append(reasons, ReasonLifetime)
 			canRetire--
 			continue
-		case p.cfg.IdleTimeout > 0 && canRetire > 0 && now.Sub(r.lastUsed) >= p.cfg.IdleTimeout:
+		case p.cfg.IdleTimeout > 0 && canRetire > 0 && now.sub(r.lastUsed) >= p.cfg.IdleTimeout:
 			p.removeLocked(r, ReasonIdle)
 			retire, reasons = append(retire, r), append(reasons, ReasonIdle)
 			canRetire--
 			continue
 		case p.s.healthCheckPeriod > 0 && (p.suspectLocked(r) ||
-			(now.Sub(r.lastChecked) >= p.s.healthCheckPeriod && now.Sub(r.lastUsed) >= p.s.checkAfterIdle)):
+			(now.sub(r.lastChecked) >= p.s.healthCheckPeriod && now.sub(r.lastUsed) >= p.s.checkAfterIdle)):
 			r.state = stateInUse
 			p.inUse++
 			check = append(check, r)
 			continue
 		}
 		kept = append(kept, r)
-		if !r.expires.IsZero() {
+		if r.expires != 0 {
 			due(r.expires)
 		}
 		if p.cfg.IdleTimeout > 0 {
-			due(r.lastUsed.Add(p.cfg.IdleTimeout))
+			due(r.lastUsed.add(p.cfg.IdleTimeout))
 		}
 		if p.s.healthCheckPeriod > 0 {
-			due(maxTime(r.lastChecked.Add(p.s.healthCheckPeriod), r.lastUsed.Add(p.s.checkAfterIdle)))
+			due(max(r.lastChecked.add(p.s.healthCheckPeriod), r.lastUsed.add(p.s.checkAfterIdle)))
 		}
 	}
 	clear(p.idle[len(kept):])
 	p.idle = kept
 	if p.cfg.LeakThreshold > 0 {
 		for _, r := range p.all {
-			if r.state != stateInUse || r.leakReported || r.acquired.IsZero() || len(r.stack) == 0 {
+			if r.state != stateInUse || r.leakReported || r.acquired == 0 || len(r.stack) == 0 {
 				continue
 			}
-			if held := now.Sub(r.acquired); held >= p.cfg.LeakThreshold {
+			if held := now.sub(r.acquired); held >= p.cfg.LeakThreshold {
 				r.leakReported = true
 				p.stats.Leaks++
 				leaks = append(leaks, leak{held: held, stack: formatStack(r.stack)})
 			} else {
-				due(r.acquired.Add(p.cfg.LeakThreshold))
+				due(r.acquired.add(p.cfg.LeakThreshold))
 			}
 		}
 	}
@@ -131,7 +131,7 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 		// Older resources became suspect: look at them now.
 		return 0
 	}
-	return max(time.Until(next), time.Millisecond)
+	return max(next.sub(p.now()), time.Millisecond)
 }
 
 // checkInBackground runs Check on r, taken from the idle stack by the
@@ -140,7 +140,7 @@ func (p *Pool[T]) checkInBackground(r *Resource[T]) bool {
 	ctx, cancel := context.WithTimeout(p.createCtx, p.s.checkTimeout)
 	err := p.cfg.Check(ctx, r.value)
 	cancel()
-	now := time.Now()
+	now := p.now()
 	p.mu.Lock()
 	p.inUse--
 	if err != nil || p.closed {
@@ -160,11 +160,13 @@ func (p *Pool[T]) checkInBackground(r *Resource[T]) bool {
 	// Give it back without changing its recency: a background check is
 	// not a use, so lastUsed stays as it was.
 	lastUsed := r.lastUsed
-	destroy := p.putBackLocked(r, now)
+	to, destroy := p.putBackLocked(r, now)
 	r.lastUsed = lastUsed
 	p.mu.Unlock()
 	if destroy {
 		p.destroy(r, ReasonIdle)
+	} else if to != nil {
+		to.give(r)
 	}
 	return true
 }
@@ -185,13 +187,6 @@ func (p *Pool[T]) reclaimIdle() bool {
 	p.mu.Unlock()
 	p.destroy(r, ReasonIdle)
 	return true
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
 
 // formatStack renders pcs as "function\n\tfile:line" lines, skipping the
