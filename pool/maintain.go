@@ -24,8 +24,7 @@ func (p *Pool[T]) maintain() {
 	t := time.NewTimer(maxMaintainSleep)
 	defer t.Stop()
 	for {
-		next := p.maintainOnce()
-		t.Reset(next)
+		t.Reset(p.maintainOnce())
 		select {
 		case <-p.done:
 			return
@@ -96,6 +95,9 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 	}
 	clear(p.idle[len(kept):])
 	p.idle = kept
+	if len(check) > 0 {
+		due(now.add(p.s.healthCheckPeriod))
+	}
 	if p.cfg.LeakThreshold > 0 {
 		for _, r := range p.all {
 			if r.state != stateInUse || r.leakReported || r.acquired == 0 || len(r.stack) == 0 {
@@ -111,6 +113,7 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 		}
 	}
 	p.spawnCreatorsLocked()
+	p.wakeAt = next
 	p.mu.Unlock()
 
 	for i, r := range retire {
@@ -129,8 +132,14 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 	}
 	if failed {
 		// Older resources became suspect: look at them now.
+		p.mu.Lock()
+		p.wakeAt = 0
+		p.mu.Unlock()
 		return 0
 	}
+	p.mu.Lock()
+	next = p.wakeAt // releases may have moved it earlier
+	p.mu.Unlock()
 	return max(next.sub(p.now()), time.Millisecond)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"runtime"
 	"sync"
@@ -28,6 +29,8 @@ type Pool[T any] struct {
 	// clock is true when Acquire must read the time even on its fast
 	// path: for health checks, lifetimes, leak detection or the Observer.
 	clock bool
+	// maintained is true when the maintainer goroutine runs.
+	maintained bool
 	// epoch is the origin of the pool's monotonic clock (see mono).
 	epoch time.Time
 
@@ -60,6 +63,9 @@ type Pool[T any] struct {
 	// checked before it is lent, whatever its idle time.
 	suspectCreated mono
 	suspectSince   mono // 0: nothing suspect
+
+	// wakeAt is when the maintainer will next run; 0 while a run is due.
+	wakeAt mono
 }
 
 // New returns a pool for cfg, or a *ConfigError naming the first field of
@@ -101,6 +107,7 @@ func New[T any](cfg Config[T]) (*Pool[T], error) {
 	}
 	p.createCtx, p.cancelCreate = context.WithCancel(context.Background())
 	if cfg.IdleTimeout > 0 || cfg.MaxLifetime > 0 || s.healthCheckPeriod > 0 || cfg.LeakThreshold > 0 {
+		p.maintained = true
 		p.wg.Add(1)
 		go p.maintain()
 	}
@@ -468,6 +475,9 @@ func (p *Pool[T]) lendLocked(r *Resource[T], now mono, stack []uintptr) {
 	if len(stack) > 0 {
 		r.stack = append(r.stack[:0], stack...)
 	}
+	if p.cfg.LeakThreshold > 0 {
+		p.dueLocked(now.add(p.cfg.LeakThreshold))
+	}
 }
 
 // needsCheckLocked reports whether r must pass Check before it is lent.
@@ -587,7 +597,33 @@ func (p *Pool[T]) putBackLocked(r *Resource[T], now mono) (to *waiter[T], destro
 	}
 	r.state = stateIdle
 	p.idle = append(p.idle, r)
+	if p.maintained {
+		p.dueLocked(p.idleDeadline(r))
+	}
 	return nil, false
+}
+
+// idleDeadline returns when the maintainer must next look at idle r.
+func (p *Pool[T]) idleDeadline(r *Resource[T]) mono {
+	d := mono(math.MaxInt64)
+	if r.expires != 0 {
+		d = r.expires
+	}
+	if p.cfg.IdleTimeout > 0 {
+		d = min(d, r.lastUsed.add(p.cfg.IdleTimeout))
+	}
+	if p.s.healthCheckPeriod > 0 {
+		d = min(d, max(r.lastChecked.add(p.s.healthCheckPeriod), r.lastUsed.add(p.s.checkAfterIdle)))
+	}
+	return d
+}
+
+// dueLocked wakes the maintainer when t is earlier than its next wake-up.
+func (p *Pool[T]) dueLocked(t mono) {
+	if p.wakeAt != 0 && t < p.wakeAt {
+		p.wakeAt = t
+		p.poke()
+	}
 }
 
 // handOffLocked lends r to the oldest waiter, if any, and returns it; the
@@ -842,9 +878,11 @@ func (p *Pool[T]) create() {
 			if w, ok := p.waiters.popFront(); ok {
 				w.ch <- result[T]{err: &CreateError{Pool: p.name, Err: err}}
 			}
-			if !p.closed && (p.waiters.n >= p.creating || p.open <= p.cfg.MinSize) {
+			// While Create fails, one creator retries (after the
+			// backoff) if its slot is still wanted; the others quit.
+			if !p.closed && p.creating == 1 && (p.waiters.n > 0 || p.open <= p.cfg.MinSize) {
 				p.mu.Unlock()
-				continue // the slot is still wanted: try again after the backoff
+				continue
 			}
 			p.creating--
 			p.open--
@@ -879,6 +917,9 @@ func (p *Pool[T]) create() {
 		w := p.handOffLocked(r, now)
 		if w == nil {
 			p.idle = append(p.idle, r)
+			if p.maintained {
+				p.dueLocked(p.idleDeadline(r))
+			}
 		}
 		p.spawnCreatorsLocked()
 		p.mu.Unlock()
