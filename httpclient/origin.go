@@ -1,0 +1,489 @@
+package httpclient
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/poolkit/poolkit/pool"
+)
+
+// origin is one scheme://host:port: its pool of connections and, for
+// HTTP/2, the set of connections taking streams.
+type origin struct {
+	t      *Transport
+	name   string // "scheme://host:port"
+	scheme string
+	addr   string // host:port, dialed through the base transport
+	pool   *pool.Pool[*conn]
+
+	lifetime   bool // MaxLifetime is on: shared connections check expiry
+	maxReplays int
+
+	// known is set once a connection has been made, and h2 when one spoke
+	// HTTP/2. Until known, requests take turns on gate, so that a burst of
+	// first requests to an HTTP/2 origin opens one connection, not MaxSize.
+	known atomic.Bool
+	h2    atomic.Bool
+	gate  chan struct{}
+
+	// growing is set while one request acquires another connection for the
+	// shared HTTP/2 set; the others queue on the open connections meanwhile.
+	growing atomic.Bool
+
+	mu     sync.Mutex
+	shared []*conn            // HTTP/2 connections lent to the origin, taking streams
+	all    map[*conn]struct{} // every connection not yet destroyed, for close
+
+	requests atomic.Uint64 // responses returned
+	failures atomic.Uint64 // RoundTrip calls that returned an error
+	replays  atomic.Uint64 // requests sent again after a connection failed
+}
+
+// conn is a pooled connection.
+type conn struct {
+	o  *origin
+	cc *http.ClientConn
+	h2 bool // takes many streams; false: one request at a time
+
+	// rounds counts the requests started on the connection.
+	rounds atomic.Uint64
+
+	// HTTP/1: lease is odd while a request holds the connection and is
+	// bumped to even by whoever gives it back (the state hook when the
+	// response is done, or RoundTrip on failure), so a late or repeated
+	// give-back of an earlier lease is a no-op. res is written by the
+	// request that takes the lease, before it does.
+	lease atomic.Uint64
+	res   *pool.Resource[*conn]
+
+	// HTTP/2, guarded by o.mu: whether in o.shared, its lease while there,
+	// its expiry, and whether it has stopped taking streams because of it.
+	inShared bool
+	sres     *pool.Resource[*conn]
+	expires  time.Time
+	retiring bool
+	// pending counts requests that picked the connection and have not yet
+	// reserved a stream on it (or are queued on it for one); the
+	// connection is not idle while any are.
+	pending atomic.Int32
+}
+
+func newOrigin(t *Transport, name, scheme, addr string) (*origin, error) {
+	o := &origin{
+		t: t, name: name, scheme: scheme, addr: addr,
+		lifetime:   t.cfg.MaxLifetime > 0,
+		maxReplays: t.cfg.MaxSize + 1,
+		gate:       make(chan struct{}, 1),
+		all:        map[*conn]struct{}{},
+	}
+	var obs pool.Observer
+	if t.cfg.Observer != nil {
+		obs = t.cfg.Observer(name)
+	}
+	p, err := pool.New(pool.Config[*conn]{
+		Name:              "httpclient " + name,
+		Create:            o.create,
+		Destroy:           o.destroy,
+		Check:             checkConn,
+		MinSize:           t.cfg.MinSize,
+		MaxSize:           t.cfg.MaxSize,
+		IdleTimeout:       t.cfg.IdleTimeout,
+		MaxLifetime:       t.cfg.MaxLifetime,
+		MaxLifetimeJitter: t.cfg.MaxLifetimeJitter,
+		AcquireTimeout:    t.cfg.AcquireTimeout,
+		CreateTimeout:     t.cfg.DialTimeout + t.cfg.TLSHandshakeTimeout + time.Second,
+		Budget:            t.cfg.Budget,
+		Observer:          obs,
+	})
+	if err != nil {
+		return nil, err
+	}
+	o.pool = p
+	return o, nil
+}
+
+var errConnUnavailable = errors.New("httpclient: connection takes no new requests")
+
+// checkConn is the pool's health check of an idle connection: cheap, it
+// reads the connection's state (HTTP/2 PINGs run on their own).
+func checkConn(_ context.Context, c *conn) error { return usable(c) }
+
+// usable reports why c takes no new request, or nil when it does.
+func usable(c *conn) error {
+	if err := c.cc.Err(); err != nil {
+		return err
+	}
+	if c.cc.Available() == 0 {
+		return errConnUnavailable
+	}
+	return nil
+}
+
+// create dials a connection for the pool.
+func (o *origin) create(ctx context.Context) (*conn, error) {
+	cc, err := o.t.base.NewClientConn(ctx, o.scheme, o.addr)
+	if err != nil {
+		return nil, err
+	}
+	// A new HTTP/1 connection offers one request; an HTTP/2 one offers the
+	// streams of its initial limit (100 until the server's SETTINGS say
+	// otherwise). An HTTP/2 server that allows a single stream is served
+	// one request at a time, as HTTP/1 is, which is what it asks for.
+	c := &conn{o: o, cc: cc, h2: cc.Available() > 1}
+	o.mu.Lock()
+	o.all[c] = struct{}{}
+	o.mu.Unlock()
+	if c.h2 {
+		o.h2.Store(true)
+	}
+	o.known.Store(true)
+	cc.SetStateHook(c.stateChanged)
+	return c, nil
+}
+
+// destroy closes a connection for the pool.
+func (o *origin) destroy(c *conn) {
+	o.mu.Lock()
+	delete(o.all, c)
+	o.mu.Unlock()
+	c.cc.Close()
+}
+
+// warmOne acquires a connection (dialing one if none is idle) and gives it
+// back at once.
+func (o *origin) warmOne(ctx context.Context) error {
+	res, err := o.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	giveBack(res)
+	return nil
+}
+
+// giveBack returns a connection to its pool, destroying it when it takes
+// no more requests.
+func giveBack(res *pool.Resource[*conn]) {
+	if usable(res.Value()) != nil {
+		res.Destroy()
+		return
+	}
+	res.Release()
+}
+
+// stateChanged is the connection's state hook: it runs when a request on it
+// completes, when it can take more, and when it closes.
+func (c *conn) stateChanged(cc *http.ClientConn) {
+	if c.h2 {
+		c.o.sharedChanged(c)
+		return
+	}
+	// Read the lease before InFlight: a new lease is taken only after its
+	// Reserve, so a lease seen here with nothing in flight is finished.
+	l := c.lease.Load()
+	if l&1 == 1 && cc.InFlight() == 0 {
+		c.endLease(l)
+	}
+}
+
+// endLease gives back an HTTP/1 connection held under lease l, unless it
+// was given back already.
+func (c *conn) endLease(l uint64) {
+	res := c.res
+	if c.lease.CompareAndSwap(l, l+1) {
+		giveBack(res)
+	}
+}
+
+// roundTrip sends req to the origin, replaying it on another connection
+// when the one it used failed and the request allows it.
+func (o *origin) roundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	r := req
+	for replays := 0; ; {
+		c, lease, err := o.get(ctx)
+		if err != nil {
+			closeBody(r)
+			o.failures.Add(1)
+			return nil, err
+		}
+		reused := c.rounds.Add(1) > 1
+		resp, err := c.cc.RoundTrip(r)
+		if c.h2 {
+			// A request queued on a full connection held it (pending)
+			// until it had its stream, so it could not go idle under it;
+			// the state hook may have skipped it meanwhile.
+			if lease != 0 {
+				c.pending.Add(-1)
+			}
+			if lease != 0 || err != nil {
+				o.sharedChanged(c)
+			}
+		} else if err != nil {
+			c.endLease(lease)
+		}
+		if err == nil {
+			o.requests.Add(1)
+			return resp, nil
+		}
+		if replays < o.maxReplays && reused && ctx.Err() == nil && retryable(err) {
+			if next, ok := rewind(req); ok {
+				r = next
+				replays++
+				o.replays.Add(1)
+				continue
+			}
+		}
+		o.failures.Add(1)
+		return nil, err
+	}
+}
+
+// retryable reports whether a request that failed with err on a reused
+// connection may be sent again (when it is replayable): any failure of the
+// connection except a timeout, which says the server is slow, not gone.
+func retryable(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// rewind returns the request to send again after req failed, and whether
+// it may be sent again: net/http's rule for replayable requests.
+func rewind(req *http.Request) (*http.Request, bool) {
+	if !replayable(req) {
+		return nil, false
+	}
+	if req.Body == nil || req.Body == http.NoBody {
+		return req, true
+	}
+	body, err := req.GetBody()
+	if err != nil {
+		return nil, false
+	}
+	r := *req
+	r.Body = body
+	return &r, true
+}
+
+// replayable is net/http's Request.isReplayable: an idempotent method, or
+// an Idempotency-Key, and a body that is empty or can be had again.
+func replayable(r *http.Request) bool {
+	if r.Body != nil && r.Body != http.NoBody && r.GetBody == nil {
+		return false
+	}
+	switch r.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	_, k := r.Header["Idempotency-Key"]
+	_, x := r.Header["X-Idempotency-Key"]
+	return k || x
+}
+
+// get returns a connection with a request slot for the caller. For HTTP/1
+// it returns the lease the caller holds; for HTTP/2 a lease of 1 means the
+// caller is queued on a full connection and counted in its pending (0: it
+// holds a reserved stream).
+func (o *origin) get(ctx context.Context) (*conn, uint64, error) {
+	if !o.known.Load() {
+		// The first connection: take turns until one exists.
+		select {
+		case o.gate <- struct{}{}:
+		case <-ctx.Done():
+			return nil, 0, context.Cause(ctx)
+		}
+		if o.known.Load() {
+			<-o.gate
+		} else {
+			defer func() { <-o.gate }()
+		}
+	}
+	for {
+		grow := false
+		if o.h2.Load() {
+			if c := o.pickShared(); c != nil {
+				return c, 0, nil
+			}
+			var c *conn
+			if grow, c = o.queueShared(); c != nil {
+				return c, 1, nil
+			}
+		}
+		c, lease, err := o.acquire(ctx)
+		if grow {
+			o.growing.Store(false)
+		}
+		if err != nil {
+			if errors.Is(err, pool.ErrClosed) {
+				err = ErrClosed
+			}
+			return nil, 0, err
+		}
+		if c != nil {
+			return c, lease, nil
+		}
+	}
+}
+
+// acquire takes a connection from the pool: an HTTP/1 one under a new
+// lease, or an HTTP/2 one into the shared set with a stream reserved. It
+// returns a nil conn and error when the connection it got was unusable
+// (it has been given back; try again).
+func (o *origin) acquire(ctx context.Context) (*conn, uint64, error) {
+	res, err := o.pool.Acquire(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	c := res.Value()
+	if err := c.cc.Reserve(); err != nil {
+		res.Destroy()
+		return nil, 0, nil
+	}
+	if c.h2 {
+		o.mu.Lock()
+		c.inShared = true
+		c.sres = res
+		c.retiring = false
+		if o.lifetime {
+			c.expires = res.ExpiresAt()
+		}
+		o.shared = append(o.shared, c)
+		o.mu.Unlock()
+		return c, 0, nil
+	}
+	c.res = res
+	l := c.lease.Add(1)
+	return c, l, nil
+}
+
+// pickShared reserves a stream on the first shared connection that has
+// one free, packing streams onto few connections so that the others go
+// idle and back to the pool. It returns nil when none has.
+func (o *origin) pickShared() *conn {
+	for tries := 0; tries < 4; tries++ {
+		var now time.Time
+		if o.lifetime {
+			now = time.Now()
+		}
+		var c *conn
+		var done []*conn
+		o.mu.Lock()
+		for _, s := range o.shared {
+			if s.retiring {
+				continue
+			}
+			if o.lifetime && !s.expires.IsZero() && !now.Before(s.expires) {
+				// Expired: no new streams; it goes when the last ends.
+				s.retiring = true
+				done = append(done, s)
+				continue
+			}
+			if s.cc.Available()-int(s.pending.Load()) > 0 {
+				c = s
+				break
+			}
+		}
+		if c != nil {
+			c.pending.Add(1)
+		}
+		o.mu.Unlock()
+		for _, s := range done {
+			o.sharedChanged(s)
+		}
+		if c == nil {
+			return nil
+		}
+		err := c.cc.Reserve()
+		c.pending.Add(-1)
+		if err == nil {
+			return c
+		}
+		o.sharedChanged(c)
+	}
+	return nil
+}
+
+// queueShared is for a request that found every shared connection busy.
+// When no other request is adding a connection and the pool can lend one,
+// it returns grow true: the caller acquires one and then clears growing.
+// Otherwise it returns the least-loaded shared connection, on which the
+// caller queues for a stream (counted in its pending), or nil when there
+// is none: the caller then waits in the pool.
+func (o *origin) queueShared() (grow bool, c *conn) {
+	if o.growing.CompareAndSwap(false, true) {
+		st := o.pool.Stats()
+		if st.Idle > 0 || st.Open < st.MaxSize {
+			return true, nil
+		}
+		o.growing.Store(false)
+	}
+	var best *conn
+	bestLoad := 0
+	o.mu.Lock()
+	for _, s := range o.shared {
+		if s.retiring || s.cc.Err() != nil {
+			continue
+		}
+		if load := s.cc.InFlight() + int(s.pending.Load()); best == nil || load < bestLoad {
+			best, bestLoad = s, load
+		}
+	}
+	if best != nil {
+		best.pending.Add(1)
+	}
+	o.mu.Unlock()
+	return false, best
+}
+
+// sharedChanged takes an HTTP/2 connection out of the shared set when it
+// is closed, or idle (no stream in flight, none pending); it then goes
+// back to the pool, which retires it there if it has expired.
+func (o *origin) sharedChanged(c *conn) {
+	o.mu.Lock()
+	if !c.inShared {
+		o.mu.Unlock()
+		return
+	}
+	broken := c.cc.Err() != nil
+	if !broken && (c.pending.Load() != 0 || c.cc.InFlight() != 0) {
+		o.mu.Unlock()
+		return
+	}
+	c.inShared = false
+	res := c.sres
+	c.sres = nil
+	if i := slices.Index(o.shared, c); i >= 0 {
+		o.shared = slices.Delete(o.shared, i, i+1)
+	}
+	o.mu.Unlock()
+	if broken {
+		res.Destroy()
+	} else {
+		giveBack(res)
+	}
+}
+
+// close closes every connection of the origin and its pool.
+func (o *origin) close() error {
+	o.mu.Lock()
+	cs := make([]*conn, 0, len(o.all))
+	for c := range o.all {
+		cs = append(cs, c)
+	}
+	o.mu.Unlock()
+	// Closing a connection runs its state hook, which gives it back.
+	for _, c := range cs {
+		c.cc.Close()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	return o.pool.Close(ctx)
+}

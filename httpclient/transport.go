@@ -1,0 +1,240 @@
+package httpclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrClosed is returned by RoundTrip and Warm after [Transport.Close].
+var ErrClosed = errors.New("httpclient: transport closed")
+
+// Transport is an http.RoundTripper that keeps one [pool.Pool] of
+// connections per origin (scheme, host and port). See the package
+// documentation for how HTTP/1 and HTTP/2 connections are shared.
+//
+// A Transport is safe for concurrent use. Create it with [NewTransport];
+// the zero value is not usable.
+type Transport struct {
+	cfg  TransportConfig // defaults applied
+	base *http.Transport // dials, runs TLS, ALPN and proxies
+
+	// origins maps a request's raw scheme and URL.Host to its origin. It is
+	// copied on write (under mu) so that RoundTrip reads it without a lock.
+	origins atomic.Pointer[map[originKey]*origin]
+
+	mu       sync.Mutex
+	closed   bool
+	byOrigin map[string]*origin // canonical "scheme://host:port"
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+type originKey struct{ scheme, host string }
+
+// NewTransport returns a Transport for cfg, or a *ConfigError naming the
+// first field of cfg that cannot work. It opens no connection: origins get
+// their pool on first use (or from [Transport.Warm]).
+func NewTransport(cfg TransportConfig) (*Transport, error) {
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	t := &Transport{cfg: c, base: c.baseTransport(), byOrigin: map[string]*origin{}}
+	t.origins.Store(&map[originKey]*origin{})
+	return t, nil
+}
+
+// RoundTrip implements [http.RoundTripper]: it sends req on a pooled
+// connection to req.URL's origin and returns the response. The connection
+// serves other requests again once the response body has been read to EOF
+// or closed, so the caller must close it, as with any RoundTripper.
+//
+// req's context bounds the whole call: the wait for a connection (or, when
+// it has no deadline, TransportConfig.AcquireTimeout does), the dial, and
+// the exchange. A replayable request (GET, HEAD, OPTIONS or TRACE, or one
+// with an Idempotency-Key header, whose body is empty or can be rewound
+// with GetBody) that fails on a connection that had already served a
+// request (typically one the server had just closed) is sent again on
+// another connection.
+//
+// Errors: those of net/http, ErrClosed, and the pool's: an error matching
+// pool.ErrAcquireTimeout when no connection could be had in time (a
+// *pool.TimeoutError, which says how the origin's pool looked), or a
+// *pool.CreateError wrapping the dial error.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	o, err := t.originFor(req.URL)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	return o.roundTrip(req)
+}
+
+// originFor returns the origin of u, creating it on first use.
+func (t *Transport) originFor(u *url.URL) (*origin, error) {
+	if u == nil {
+		return nil, errors.New("httpclient: nil Request.URL")
+	}
+	k := originKey{u.Scheme, u.Host}
+	if o := (*t.origins.Load())[k]; o != nil {
+		return o, nil
+	}
+	return t.newOrigin(k)
+}
+
+func (t *Transport) newOrigin(k originKey) (*origin, error) {
+	name, addr, err := canonical(k.scheme, k.host)
+	if err != nil {
+		return nil, err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil, ErrClosed
+	}
+	o := t.byOrigin[name]
+	if o == nil {
+		o, err = newOrigin(t, name, k.scheme, addr)
+		if err != nil {
+			return nil, err
+		}
+		t.byOrigin[name] = o
+	}
+	old := *t.origins.Load()
+	m := make(map[originKey]*origin, len(old)+1)
+	for kk, v := range old {
+		m[kk] = v
+	}
+	m[k] = o
+	t.origins.Store(&m)
+	return o, nil
+}
+
+// canonical returns the origin's name ("scheme://host:port", host in lower
+// case) and its dial address.
+func canonical(scheme, hostport string) (name, addr string, err error) {
+	scheme = strings.ToLower(scheme)
+	var port string
+	switch scheme {
+	case "http":
+		port = "80"
+	case "https":
+		port = "443"
+	default:
+		return "", "", fmt.Errorf("httpclient: unsupported protocol scheme %q", scheme)
+	}
+	if hostport == "" {
+		return "", "", errors.New("httpclient: no Host in request URL")
+	}
+	host := hostport
+	if h, p, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+		if p != "" {
+			port = p
+		}
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]")
+	}
+	if host == "" {
+		return "", "", fmt.Errorf("httpclient: no host in %q", hostport)
+	}
+	addr = net.JoinHostPort(strings.ToLower(host), port)
+	return scheme + "://" + addr, addr, nil
+}
+
+// Warm opens connections to each origin ("https://api.example.com",
+// "http://10.0.0.1:8080"; a path is ignored) until at least MinSize, and
+// at least one, are open, so that the first requests do not pay for
+// dialing. It waits for them, until ctx ends, and returns nil when each
+// origin has them, or the errors (joined) of the origins that do not.
+func (t *Transport) Warm(ctx context.Context, origins ...string) error {
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for _, s := range origins {
+		u, err := url.Parse(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("httpclient: Warm %q: %w", s, err))
+			continue
+		}
+		o, err := t.originFor(u)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("httpclient: Warm %q: %w", s, err))
+			continue
+		}
+		n := max(t.cfg.MinSize, 1)
+		for range n {
+			wg.Go(func() {
+				if err := o.warmOne(ctx); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("httpclient: Warm %s: %w", o.name, err))
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Stats returns a snapshot of every origin used so far, keyed by origin
+// ("scheme://host:port").
+func (t *Transport) Stats() map[string]OriginStats {
+	t.mu.Lock()
+	os := make([]*origin, 0, len(t.byOrigin))
+	for _, o := range t.byOrigin {
+		os = append(os, o)
+	}
+	t.mu.Unlock()
+	m := make(map[string]OriginStats, len(os))
+	for _, o := range os {
+		m[o.name] = o.stats()
+	}
+	return m
+}
+
+// Close closes the Transport: later requests fail with ErrClosed, every
+// connection is closed (requests in flight on them fail) and every
+// origin's pool is closed. It waits for the pools' goroutines and returns
+// the pools' errors, joined; calling it again returns nil.
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	os := make([]*origin, 0, len(t.byOrigin))
+	for _, o := range t.byOrigin {
+		os = append(os, o)
+	}
+	t.origins.Store(&map[originKey]*origin{})
+	t.mu.Unlock()
+	var errs []error
+	for _, o := range os {
+		errs = append(errs, o.close())
+	}
+	t.base.CloseIdleConnections()
+	return errors.Join(errs...)
+}
+
+// closeBody closes req's body, as a RoundTripper must even on failure.
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// closeTimeout bounds how long Close waits for a pool whose connections
+// have all been closed: only for their destroy calls to finish.
+const closeTimeout = 10 * time.Second

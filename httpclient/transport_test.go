@@ -1,0 +1,60 @@
+package httpclient
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func okHandler(w http.ResponseWriter, r *http.Request) {
+	io.Copy(io.Discard, r.Body)
+	fmt.Fprintf(w, "hello %s", r.Proto)
+}
+
+// TestManyRequestsStayWithinMaxSize sends 10,000 requests from 256
+// goroutines to one origin over each protocol: none may fail and the
+// server may never see more than MaxSize connections.
+func TestManyRequestsStayWithinMaxSize(t *testing.T) {
+	for _, p := range []proto{h1, h2TLS, h2c} {
+		t.Run(p.String(), func(t *testing.T) {
+			srv, cnt, cfg := startServer(t, p, http.HandlerFunc(okHandler))
+			cfg.MaxSize = 16
+			tr := newTransport(t, cfg)
+			wantProto := map[proto]string{h1: "HTTP/1.1", h2TLS: "HTTP/2.0", h2c: "HTTP/2.0"}[p]
+			failures, err := hammer(tr, srv.URL+"/x", 10000, 256, func(resp *http.Response, body string) error {
+				if resp.Proto != wantProto || body != "hello "+wantProto {
+					return fmt.Errorf("got %s %q, want %s", resp.Proto, body, wantProto)
+				}
+				return nil
+			})
+			if failures > 0 {
+				t.Fatalf("%d of 10000 requests failed; first: %v", failures, err)
+			}
+			maxOpen, accepted := cnt.get()
+			if maxOpen > 16 || accepted > 16 {
+				t.Errorf("server saw %d connections at once, %d in all; want <= 16", maxOpen, accepted)
+			}
+			st := tr.Stats()[originOf(srv.URL)]
+			if st.Requests != 10000 || st.Failures != 0 {
+				t.Errorf("stats: %d requests, %d failures; want 10000, 0", st.Requests, st.Failures)
+			}
+			if st.Pool.Created > 16 || st.Pool.Open > 16 {
+				t.Errorf("pool created %d, open %d; want <= 16", st.Pool.Created, st.Pool.Open)
+			}
+			if p != h1 && st.Protocol != "HTTP/2" {
+				t.Errorf("Protocol = %q, want HTTP/2", st.Protocol)
+			}
+			t.Logf("%v: server saw %d connections (max %d at once); stats %+v", p, accepted, maxOpen, st)
+		})
+	}
+}
+
+func originOf(u string) string {
+	name, _, err := canonical(strings.SplitN(u, "://", 2)[0], strings.SplitN(u, "://", 2)[1])
+	if err != nil {
+		panic(err)
+	}
+	return name
+}
