@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
+	"net/url"
 	"testing"
 )
 
@@ -51,8 +51,12 @@ func TestManyRequestsStayWithinMaxSize(t *testing.T) {
 	}
 }
 
-func originOf(u string) string {
-	name, _, err := canonical(strings.SplitN(u, "://", 2)[0], strings.SplitN(u, "://", 2)[1])
+func originOf(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		panic(err)
+	}
+	name, _, err := canonical(u.Scheme, u.Host)
 	if err != nil {
 		panic(err)
 	}
