@@ -114,8 +114,8 @@ type Config[T any] struct {
 	// Ignored without Check.
 	HealthCheckPeriod time.Duration
 
-	// CheckTimeout bounds a background health check. Zero:
-	// DefaultCheckTimeout. Acquire's checks are bounded by its own ctx.
+	// CheckTimeout bounds one health check, in the background or on
+	// Acquire (where Acquire's ctx bounds it too). Zero: DefaultCheckTimeout.
 	CheckTimeout time.Duration
 
 	// CreateTimeout bounds one Create call. Zero: DefaultCreateTimeout.

@@ -495,7 +495,9 @@ func (p *Pool[T]) suspectLocked(r *Resource[T]) bool {
 // checkOnAcquire checks r, held by the calling Acquire. On failure r is
 // destroyed and the older idle resources become suspect.
 func (p *Pool[T]) checkOnAcquire(ctx context.Context, r *Resource[T]) error {
-	err := p.cfg.Check(ctx, r.value)
+	cctx, cancel := context.WithTimeout(ctx, p.s.checkTimeout)
+	err := p.cfg.Check(cctx, r.value)
+	cancel()
 	now := p.now()
 	p.mu.Lock()
 	p.inUse--
