@@ -149,7 +149,7 @@ func TestHTTP2LostPing(t *testing.T) {
 	accepted := peer.accepted
 	peer.mu.Unlock()
 	if accepted != 2 || st.Pool.Created != 2 || st.Pool.Destroyed.Broken != 1 || st.Replays != 1 {
-		t.Errorf("peer accepted %d; created %d, destroyed broken %d, replays %d; want 2, 2, 1, 1",
-			accepted, st.Pool.Created, st.Pool.Destroyed.Broken, st.Replays)
+		t.Errorf("peer accepted %d; created %d, destroyed %+v, replays %d; want 2, 2, 1 broken, 1",
+			accepted, st.Pool.Created, st.Pool.Destroyed, st.Replays)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -35,6 +36,12 @@ type origin struct {
 	// growing is set while one request acquires another connection for the
 	// shared HTTP/2 set; the others queue on the open connections meanwhile.
 	growing atomic.Bool
+
+	// releasing counts shared connections on their way back to the pool:
+	// out of the shared set, not yet idle in the pool. A request that
+	// finds no stream waits for them rather than dial a connection the
+	// pool is about to have idle.
+	releasing atomic.Int32
 
 	mu     sync.Mutex
 	shared []*conn            // HTTP/2 connections lent to the origin, taking streams
@@ -312,6 +319,10 @@ func (o *origin) get(ctx context.Context) (*conn, uint64, error) {
 			if c := o.pickShared(); c != nil {
 				return c, 0, nil
 			}
+			if o.releasing.Load() > 0 {
+				runtime.Gosched()
+				continue
+			}
 			var c *conn
 			if grow, c = o.queueShared(); c != nil {
 				return c, 1, nil
@@ -463,12 +474,14 @@ func (o *origin) sharedChanged(c *conn) {
 	if i := slices.Index(o.shared, c); i >= 0 {
 		o.shared = slices.Delete(o.shared, i, i+1)
 	}
+	o.releasing.Add(1)
 	o.mu.Unlock()
 	if broken {
 		res.Destroy()
 	} else {
 		giveBack(res)
 	}
+	o.releasing.Add(-1)
 }
 
 // close closes every connection of the origin and its pool.
