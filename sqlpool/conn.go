@@ -1,0 +1,328 @@
+package sqlpool
+
+import (
+	"context"
+	"database/sql/driver"
+	"errors"
+	"sync/atomic"
+
+	"github.com/poolkit/poolkit/pool"
+)
+
+// physConn is a connection to the server, as the pool holds it.
+type physConn struct {
+	dc driver.Conn
+	// verified is when the connector last checked dc itself (unix nanos),
+	// outside the pool's own checks; see Connector.badSince.
+	verified atomic.Int64
+}
+
+// conn is what database/sql holds between Connector.Connect and
+// conn.Close: one lending of a pooled connection. Close gives it back.
+//
+// database/sql never calls a driver.Conn from two goroutines at once (it
+// holds its driverConn's lock around every call), so the flags below need
+// no lock of their own.
+type conn struct {
+	c   *Connector
+	res *pool.Resource[*physConn]
+	dc  driver.Conn
+
+	inTx   bool // a transaction was begun and has not ended
+	bad    bool // the driver said the connection is broken
+	closed bool
+}
+
+// The driver interfaces database/sql uses, all forwarded; each method
+// falls back to what database/sql would do on its own (driver.ErrSkip,
+// nil, true) when the driver's connection lacks the interface.
+var (
+	_ driver.Conn               = (*conn)(nil)
+	_ driver.ConnPrepareContext = (*conn)(nil)
+	_ driver.ConnBeginTx        = (*conn)(nil)
+	_ driver.ExecerContext      = (*conn)(nil)
+	_ driver.QueryerContext     = (*conn)(nil)
+	_ driver.NamedValueChecker  = (*conn)(nil)
+	_ driver.Pinger             = (*conn)(nil)
+	_ driver.SessionResetter    = (*conn)(nil)
+	_ driver.Validator          = (*conn)(nil)
+)
+
+// note records err: a driver.ErrBadConn marks the connection broken, so it
+// is destroyed, never reused.
+func (cn *conn) note(err error) error {
+	if err != nil && errors.Is(err, driver.ErrBadConn) {
+		cn.bad = true
+	}
+	return err
+}
+
+// Close gives the connection back to the pool: destroyed when it is
+// broken or still inside a transaction, released otherwise (the pool then
+// resets it, see Connector).
+func (cn *conn) Close() error {
+	if cn.closed {
+		return nil
+	}
+	cn.closed = true
+	switch {
+	case cn.bad:
+		cn.c.stats.broken.Add(1)
+		cn.c.markBad()
+		cn.res.Destroy()
+	case cn.inTx:
+		cn.c.stats.leftInTx.Add(1)
+		cn.res.Destroy()
+	default:
+		cn.res.Release()
+	}
+	return nil
+}
+
+func (cn *conn) Prepare(query string) (driver.Stmt, error) {
+	return cn.PrepareContext(context.Background(), query)
+}
+
+func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	var (
+		s   driver.Stmt
+		err error
+	)
+	if p, ok := cn.dc.(driver.ConnPrepareContext); ok {
+		s, err = p.PrepareContext(ctx, query)
+	} else {
+		s, err = cn.dc.Prepare(query)
+		if err == nil && ctx.Err() != nil {
+			s.Close()
+			return nil, ctx.Err()
+		}
+	}
+	if err != nil {
+		return nil, cn.note(err)
+	}
+	//lint:ignore SA1019 forwarded for drivers that use it
+	if _, ok := s.(driver.ColumnConverter); ok {
+		return &stmtCC{stmt{cn: cn, s: s}}, nil
+	}
+	return &stmt{cn: cn, s: s}, nil
+}
+
+func (cn *conn) Begin() (driver.Tx, error) {
+	return cn.BeginTx(context.Background(), driver.TxOptions{})
+}
+
+func (cn *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	var (
+		t   driver.Tx
+		err error
+	)
+	if b, ok := cn.dc.(driver.ConnBeginTx); ok {
+		t, err = b.BeginTx(ctx, opts)
+	} else {
+		// What database/sql does for a driver without ConnBeginTx.
+		if opts.Isolation != driver.IsolationLevel(0) {
+			return nil, errors.New("sql: driver does not support non-default isolation level")
+		}
+		if opts.ReadOnly {
+			return nil, errors.New("sql: driver does not support read-only transactions")
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		//lint:ignore SA1019 the fallback database/sql itself uses
+		t, err = cn.dc.Begin()
+	}
+	if err != nil {
+		return nil, cn.note(err)
+	}
+	cn.inTx = true
+	return &tx{cn: cn, t: t}, nil
+}
+
+func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if e, ok := cn.dc.(driver.ExecerContext); ok {
+		r, err := e.ExecContext(ctx, query, args)
+		return r, cn.note(err)
+	}
+	//lint:ignore SA1019 legacy drivers
+	if e, ok := cn.dc.(driver.Execer); ok {
+		vals, err := namedToValues(args)
+		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r, err := e.Exec(query, vals)
+		return r, cn.note(err)
+	}
+	return nil, driver.ErrSkip
+}
+
+func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if q, ok := cn.dc.(driver.QueryerContext); ok {
+		r, err := q.QueryContext(ctx, query, args)
+		return r, cn.note(err)
+	}
+	//lint:ignore SA1019 legacy drivers
+	if q, ok := cn.dc.(driver.Queryer); ok {
+		vals, err := namedToValues(args)
+		if err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		r, err := q.Query(query, vals)
+		return r, cn.note(err)
+	}
+	return nil, driver.ErrSkip
+}
+
+// CheckNamedValue forwards to the driver's checker; driver.ErrSkip makes
+// database/sql use its default conversion, as it would without one.
+func (cn *conn) CheckNamedValue(nv *driver.NamedValue) error {
+	if c, ok := cn.dc.(driver.NamedValueChecker); ok {
+		return c.CheckNamedValue(nv)
+	}
+	return driver.ErrSkip
+}
+
+func (cn *conn) Ping(ctx context.Context) error {
+	if p, ok := cn.dc.(driver.Pinger); ok {
+		return cn.note(p.Ping(ctx))
+	}
+	return nil
+}
+
+// ResetSession is called by database/sql when it reuses the connection
+// without closing it (it hands it straight to a waiting caller).
+func (cn *conn) ResetSession(ctx context.Context) error {
+	if cn.bad {
+		return driver.ErrBadConn
+	}
+	if r, ok := cn.dc.(driver.SessionResetter); ok {
+		return cn.note(r.ResetSession(ctx))
+	}
+	return nil
+}
+
+func (cn *conn) IsValid() bool {
+	if cn.bad {
+		return false
+	}
+	if v, ok := cn.dc.(driver.Validator); ok && !v.IsValid() {
+		cn.bad = true
+		return false
+	}
+	return true
+}
+
+func namedToValues(args []driver.NamedValue) ([]driver.Value, error) {
+	vals := make([]driver.Value, len(args))
+	for i, a := range args {
+		if a.Name != "" {
+			return nil, errors.New("sql: driver does not support the use of Named Parameters")
+		}
+		vals[i] = a.Value
+	}
+	return vals, nil
+}
+
+// tx tracks the end of a transaction. A Commit or Rollback that fails
+// leaves the connection in a state we cannot know, so it is destroyed.
+type tx struct {
+	cn *conn
+	t  driver.Tx
+}
+
+func (t *tx) Commit() error   { return t.end(t.t.Commit()) }
+func (t *tx) Rollback() error { return t.end(t.t.Rollback()) }
+
+func (t *tx) end(err error) error {
+	t.cn.inTx = false
+	if err != nil {
+		t.cn.bad = true
+	}
+	return err
+}
+
+// stmt forwards a prepared statement, watching for driver.ErrBadConn.
+type stmt struct {
+	cn *conn
+	s  driver.Stmt
+}
+
+var (
+	_ driver.Stmt              = (*stmt)(nil)
+	_ driver.StmtExecContext   = (*stmt)(nil)
+	_ driver.StmtQueryContext  = (*stmt)(nil)
+	_ driver.NamedValueChecker = (*stmt)(nil)
+	//lint:ignore SA1019 forwarded for drivers that use it
+	_ driver.ColumnConverter   = (*stmtCC)(nil)
+)
+
+func (s *stmt) Close() error  { return s.s.Close() }
+func (s *stmt) NumInput() int { return s.s.NumInput() }
+
+func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	//lint:ignore SA1019 legacy path, called only by legacy callers
+	r, err := s.s.Exec(args)
+	return r, s.cn.note(err)
+}
+
+func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	//lint:ignore SA1019 legacy path, called only by legacy callers
+	r, err := s.s.Query(args)
+	return r, s.cn.note(err)
+}
+
+func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if e, ok := s.s.(driver.StmtExecContext); ok {
+		r, err := e.ExecContext(ctx, args)
+		return r, s.cn.note(err)
+	}
+	vals, err := namedToValues(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.Exec(vals)
+}
+
+func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if q, ok := s.s.(driver.StmtQueryContext); ok {
+		r, err := q.QueryContext(ctx, args)
+		return r, s.cn.note(err)
+	}
+	vals, err := namedToValues(args)
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.Query(vals)
+}
+
+// CheckNamedValue forwards to the statement's checker, then the
+// connection's; driver.ErrSkip makes database/sql fall back to its default.
+func (s *stmt) CheckNamedValue(nv *driver.NamedValue) error {
+	if c, ok := s.s.(driver.NamedValueChecker); ok {
+		return c.CheckNamedValue(nv)
+	}
+	return s.cn.CheckNamedValue(nv)
+}
+
+// stmtCC is a stmt whose driver statement is a driver.ColumnConverter. It
+// is a type of its own because database/sql treats a ColumnConverter
+// differently from its default conversion: only the statements that have
+// one may appear to.
+type stmtCC struct{ stmt }
+
+func (s *stmtCC) ColumnConverter(idx int) driver.ValueConverter {
+	//lint:ignore SA1019 forwarded
+	return s.s.(driver.ColumnConverter).ColumnConverter(idx)
+}
