@@ -15,8 +15,9 @@ import (
 // TestServerClosesIdleConnections: a server that drops connections idle
 // for a millisecond must cost callers nothing.
 func TestServerClosesIdleConnections(t *testing.T) {
-	srv, cnt, cfg := startServer(t, h1, http.HandlerFunc(okHandler))
-	srv.Config.IdleTimeout = time.Millisecond
+	srv, cnt, cfg := startServer(t, h1, http.HandlerFunc(okHandler), func(s *http.Server) {
+		s.IdleTimeout = time.Millisecond
+	})
 	cfg.MaxSize = 4
 	tr := newTransport(t, cfg)
 	for i := range 200 {

@@ -59,9 +59,13 @@ func (p proto) String() string { return [...]string{"HTTP1", "HTTP2-TLS", "H2C"}
 
 // startServer starts an httptest server speaking p, counting connections.
 // It returns the server and a TransportConfig that reaches it.
-func startServer(t testing.TB, p proto, h http.Handler) (*httptest.Server, *connCounter, TransportConfig) {
+// Each setup function runs before the server starts.
+func startServer(t testing.TB, p proto, h http.Handler, setup ...func(*http.Server)) (*httptest.Server, *connCounter, TransportConfig) {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(h)
+	for _, f := range setup {
+		f(srv.Config)
+	}
 	cnt := &connCounter{}
 	srv.Config.ConnState = cnt.hook
 	var cfg TransportConfig
