@@ -259,7 +259,7 @@ var (
 	_ driver.StmtQueryContext  = (*stmt)(nil)
 	_ driver.NamedValueChecker = (*stmt)(nil)
 	//lint:ignore SA1019 forwarded for drivers that use it
-	_ driver.ColumnConverter   = (*stmtCC)(nil)
+	_ driver.ColumnConverter = (*stmtCC)(nil)
 )
 
 func (s *stmt) Close() error  { return s.s.Close() }
