@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/poolkit/poolkit/benchmarks/bench"
+	"github.com/poolkit/poolkit/benchmarks/httpbench"
 	"github.com/poolkit/poolkit/benchmarks/poolbench"
 )
 
@@ -23,6 +24,7 @@ import (
 // package of this module.
 var suites = map[string]func() []bench.Case{
 	"pool": poolbench.Cases,
+	"http": httpbench.Cases,
 }
 
 func main() {
