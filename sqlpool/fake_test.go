@@ -21,7 +21,6 @@ import (
 // the wrapper. A connection whose first statement execution is made to
 // fail returns driver.ErrBadConn from it.
 type legacyDriver struct {
-	mu      sync.Mutex
 	opened  atomic.Int64
 	failNth int64 // the connection (1-based) whose first Exec fails with ErrBadConn
 }
