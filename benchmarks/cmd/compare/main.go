@@ -18,12 +18,14 @@ import (
 	"github.com/poolkit/poolkit/benchmarks/bench"
 	"github.com/poolkit/poolkit/benchmarks/httpbench"
 	"github.com/poolkit/poolkit/benchmarks/poolbench"
+	"github.com/poolkit/poolkit/benchmarks/sqlbench"
 )
 
 // suites maps a suite's name to its cases. Each suite lives in its own
 // package of this module.
 var suites = map[string]func() []bench.Case{
 	"pool": poolbench.Cases,
+	"sql":  sqlbench.Cases,
 	"http": httpbench.Cases,
 }
 
