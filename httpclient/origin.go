@@ -85,7 +85,7 @@ func newOrigin(t *Transport, name, scheme, addr string) (*origin, error) {
 	o := &origin{
 		t: t, name: name, scheme: scheme, addr: addr,
 		lifetime:   t.cfg.MaxLifetime > 0,
-		maxReplays: t.cfg.MaxSize + 1,
+		maxReplays: maxReplays,
 		gate:       make(chan struct{}, 1),
 		all:        map[*conn]struct{}{},
 	}
@@ -114,6 +114,14 @@ func newOrigin(t *Transport, name, scheme, addr string) (*origin, error) {
 	o.pool = p
 	return o, nil
 }
+
+// maxReplays bounds how many times one request is sent again. Every
+// replay follows a connection failure that the server caused (a close, a
+// GOAWAY), so the bound only guards against a loop; it is high because a
+// server that caps requests per connection (nginx's keepalive_requests)
+// sends GOAWAY to many requests at once, and they race for the next
+// connection, which is capped too.
+const maxReplays = 64
 
 var errConnUnavailable = errors.New("httpclient: connection takes no new requests")
 
@@ -238,7 +246,11 @@ func (o *origin) roundTrip(req *http.Request) (*http.Response, error) {
 			o.requests.Add(1)
 			return resp, nil
 		}
-		if replays < o.maxReplays && reused && ctx.Err() == nil && retryable(err) {
+		// Replay when the connection had served before (the server may
+		// have closed it meanwhile) or has gone away since (closed, or a
+		// GOAWAY: the server stopped taking requests on it), never for
+		// what may be the request's own fault on a healthy connection.
+		if replays < o.maxReplays && (reused || usable(c) != nil) && ctx.Err() == nil && retryable(err) {
 			if next, ok := rewind(req); ok {
 				r = next
 				replays++
