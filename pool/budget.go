@@ -20,9 +20,10 @@ import (
 // A Budget is safe for concurrent use. Its zero value is not usable: call
 // [NewBudget].
 type Budget struct {
-	size int64
-	sem  *semaphore.Weighted
-	used atomic.Int64
+	size    int64
+	sem     *semaphore.Weighted
+	used    atomic.Int64
+	starved atomic.Int64 // creators blocked in acquire
 
 	mu      sync.Mutex
 	members []member
@@ -102,6 +103,8 @@ func (b *Budget) acquire(ctx context.Context, self reclaimer) error {
 			break
 		}
 	}
+	b.starved.Add(1)
+	defer b.starved.Add(-1)
 	if err := b.sem.Acquire(ctx, 1); err != nil {
 		return errors.Join(errBudgetWait, err)
 	}

@@ -193,6 +193,9 @@ func (cfg *Config[T]) validate(name string) (settings, error) {
 	if cfg.Create == nil {
 		return bad("Create", "nil", "required")
 	}
+	if cfg.Budget != nil && cfg.Budget.sem == nil {
+		return bad("Budget", "Budget{}", "not made by NewBudget")
+	}
 	if cfg.MaxSize <= 0 {
 		return bad("MaxSize", cfg.MaxSize, "must be > 0")
 	}

@@ -62,7 +62,7 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 	// Walk the idle stack from the bottom (least recently used). Keep the
 	// ones that stay; idle timeouts never take the pool below MinSize.
 	kept := p.idle[:0]
-	canRetire := p.open - p.cfg.MinSize
+	canRetire := p.open - p.destroying - p.cfg.MinSize
 	for _, r := range p.idle {
 		switch {
 		case r.expired(now):
@@ -77,7 +77,7 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 			continue
 		case p.s.healthCheckPeriod > 0 && (p.suspectLocked(r) ||
 			(now.sub(r.lastChecked) >= p.s.healthCheckPeriod && now.sub(r.lastUsed) >= p.s.checkAfterIdle)):
-			r.state = stateInUse
+			r.state = stateChecking
 			p.inUse++
 			check = append(check, r)
 			continue
@@ -184,7 +184,7 @@ func (p *Pool[T]) checkInBackground(r *Resource[T]) bool {
 // sibling, if one can go without taking the pool below MinSize.
 func (p *Pool[T]) reclaimIdle() bool {
 	p.mu.Lock()
-	if p.closed || len(p.idle) == 0 || p.open <= p.cfg.MinSize {
+	if p.closed || len(p.idle) == 0 || p.open-p.destroying <= p.cfg.MinSize {
 		p.mu.Unlock()
 		return false
 	}

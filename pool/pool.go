@@ -169,6 +169,7 @@ const (
 	stateIdle resourceState = iota
 	stateInUse
 	stateResetting
+	stateChecking // held by the pool for a health check
 	stateDestroyed
 )
 
@@ -306,9 +307,12 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Resource[T], error) {
 				p.destroy(r, ReasonLifetime)
 				continue
 			}
-			r.state = stateInUse
 			p.inUse++
 			check := p.cfg.Check != nil && p.needsCheckLocked(r, now)
+			r.state = stateInUse
+			if check {
+				r.state = stateChecking
+			}
 			if !check {
 				p.lendLocked(r, now, pcs[:npcs])
 				p.countAcquireLocked(start, now)
@@ -321,12 +325,35 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Resource[T], error) {
 			p.mu.Unlock()
 			if err := p.checkOnAcquire(ctx, r); err != nil {
 				if ctx.Err() != nil {
-					return nil, p.canceledError(ctx, waitedSince(start, p.now()))
+					from := start
+					if from == 0 {
+						from = now // when the check began
+					}
+					waited := p.now().sub(from)
+					p.mu.Lock()
+					if ctx.Err() == context.DeadlineExceeded {
+						p.stats.Timeouts++
+					} else {
+						p.stats.Canceled++
+					}
+					p.mu.Unlock()
+					if p.obs != nil && ctx.Err() == context.DeadlineExceeded {
+						p.obs.TimedOut(waited)
+					}
+					return nil, p.canceledError(ctx, waited)
 				}
 				continue
 			}
 			now = p.now()
 			p.mu.Lock()
+			if p.closed {
+				p.inUse--
+				p.removeLocked(r, ReasonClosed)
+				p.mu.Unlock()
+				p.destroy(r, ReasonClosed)
+				return nil, ErrClosed
+			}
+			r.state = stateInUse
 			p.lendLocked(r, now, pcs[:npcs])
 			p.countAcquireLocked(start, now)
 			p.mu.Unlock()
@@ -416,7 +443,10 @@ func (p *Pool[T]) wait(ctx context.Context, w *waiter[T], start mono) (*Resource
 				r := res.r
 				r.uses--
 				p.inUse--
-				if to, destroy := p.putBackLocked(r, now); destroy {
+				if p.closed {
+					p.removeLocked(r, ReasonClosed)
+					defer p.destroy(r, ReasonClosed)
+				} else if to, destroy := p.putBackLocked(r, now); destroy {
 					defer p.destroy(r, ReasonIdle)
 				} else if to != nil {
 					defer to.give(r)
@@ -507,9 +537,20 @@ func (p *Pool[T]) checkOnAcquire(ctx context.Context, r *Resource[T]) error {
 		p.mu.Unlock()
 		return nil
 	}
-	if ctx.Err() == nil {
-		p.markSuspectLocked(r, now)
+	if ctx.Err() != nil {
+		// The caller gave up: the check proved nothing. Put r back as it was.
+		lastUsed := r.lastUsed
+		to, drop := p.putBackLocked(r, now)
+		r.lastUsed = lastUsed
+		p.mu.Unlock()
+		if drop {
+			p.destroy(r, ReasonIdle)
+		} else if to != nil {
+			to.give(r)
+		}
+		return err
 	}
+	p.markSuspectLocked(r, now)
 	p.removeLocked(r, ReasonCheckFailed)
 	p.mu.Unlock()
 	p.destroy(r, ReasonCheckFailed)
@@ -593,7 +634,8 @@ func (p *Pool[T]) putBackLocked(r *Resource[T], now mono) (to *waiter[T], destro
 	if w := p.handOffLocked(r, now); w != nil {
 		return w, false
 	}
-	if len(p.idle) >= p.s.maxIdle {
+	if len(p.idle) >= p.s.maxIdle ||
+		(p.budget != nil && p.budget.starved.Load() > 0 && p.open-p.destroying > p.cfg.MinSize) {
 		p.removeLocked(r, ReasonIdle)
 		return nil, true
 	}
@@ -916,16 +958,12 @@ func (p *Pool[T]) create() {
 			p.destroy(r, ReasonClosed)
 			return
 		}
-		w := p.handOffLocked(r, now)
-		if w == nil {
-			p.idle = append(p.idle, r)
-			if p.maintained {
-				p.dueLocked(p.idleDeadline(r))
-			}
-		}
+		w, drop := p.putBackLocked(r, now)
 		p.spawnCreatorsLocked()
 		p.mu.Unlock()
-		if w != nil {
+		if drop {
+			p.destroy(r, ReasonIdle)
+		} else if w != nil {
 			w.give(r)
 		}
 		return
