@@ -1,0 +1,355 @@
+package metrics
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/poolkit/poolkit/pool"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Source is a pool, or a set of per-origin pools, whose Stats are read at
+// every scrape. Pass it to [Metrics.Add]; [PoolSource] builds one for a
+// *pool.Pool.
+//
+// Only the names given here reach labels: Kind, Name and, for Origins, the
+// map's keys. Never put a DSN, URL path or query in them.
+type Source struct {
+	// Kind is the "kind" label: KindHTTP, KindSQL, KindPool or another
+	// short fixed string. Zero: KindPool.
+	Kind string
+
+	// Name is the "pool" label: the pool's, service's or database's name.
+	// Required.
+	Name string
+
+	// Stats returns a snapshot of one pool. Exactly one of Stats and
+	// Origins must be set.
+	Stats func() pool.Stats
+
+	// Origins returns a snapshot of each pool of a set, keyed by origin
+	// ("scheme://host:port"): the "origin" label. Use it for a transport
+	// with a pool per origin; origins may come and go between scrapes.
+	Origins func() map[string]pool.Stats
+
+	// Config returns the pool's limits and timeouts, for the
+	// poolkit_pool_max_idle_connections gauge and [Metrics.StatusHandler].
+	// For Origins, it applies to every origin. Optional.
+	Config func() PoolConfig
+}
+
+type sourceKey struct{ kind, name string }
+
+// Add starts reporting src at every scrape. It returns an error when src
+// is incomplete, and one wrapping [ErrDuplicate] when a source of the same
+// Kind and Name is already reported (two pools under one name would make
+// duplicate series). Use [Metrics.Remove] when the pool closes.
+func (m *Metrics) Add(src Source) error {
+	if src.Kind == "" {
+		src.Kind = KindPool
+	}
+	if src.Name == "" {
+		return errors.New("metrics: Source.Name is required")
+	}
+	if (src.Stats == nil) == (src.Origins == nil) {
+		return fmt.Errorf("metrics: source %q: exactly one of Source.Stats and Source.Origins must be set", src.Name)
+	}
+	if err := checkLabel("Source.Kind", src.Kind); err != nil {
+		return err
+	}
+	if err := checkLabel("Source.Name", src.Name); err != nil {
+		return err
+	}
+	k := sourceKey{src.Kind, src.Name}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.sources[k]; ok {
+		return fmt.Errorf("%w: pool %q of kind %q", ErrDuplicate, src.Name, src.Kind)
+	}
+	m.sources[k] = src
+	return nil
+}
+
+// Remove stops reporting the source of that kind and name, and deletes the
+// histogram series its observers fed. It reports whether there was one.
+func (m *Metrics) Remove(kind, name string) bool {
+	if kind == "" {
+		kind = KindPool
+	}
+	k := sourceKey{kind, name}
+	m.mu.Lock()
+	_, ok := m.sources[k]
+	delete(m.sources, k)
+	m.mu.Unlock()
+	for _, v := range []*durationHistogramVec{m.waitTime, m.useTime, m.createTime, m.lifetime} {
+		v.deletePrefix(kind, name)
+	}
+	return ok
+}
+
+// PoolSource returns a Source for p, named p.Name(), with its Config.
+func PoolSource[T any](kind string, p *pool.Pool[T]) Source {
+	return Source{
+		Kind:   kind,
+		Name:   p.Name(),
+		Stats:  p.Stats,
+		Config: func() PoolConfig { return ConfigOf(p.Config()) },
+	}
+}
+
+// PoolConfig is what a status page may show of a pool.Config: its limits
+// and timeouts, as [pool.Pool.Config] reports them (defaults applied), and
+// whether the optional hooks are set. It holds no function, logger or
+// anything else that could carry a secret.
+type PoolConfig struct {
+	MinSize              int
+	MaxSize              int
+	MaxIdle              int
+	MaxWaiters           int // 0: unbounded
+	MaxUses              int // 0: unlimited
+	MaxConcurrentCreates int
+
+	IdleTimeout       time.Duration // 0: never
+	MaxLifetime       time.Duration // 0: no limit
+	MaxLifetimeJitter time.Duration
+	AcquireTimeout    time.Duration // 0: only the caller's ctx
+	CheckAfterIdle    time.Duration // < 0: every Acquire
+	HealthCheckPeriod time.Duration // 0: never
+	CheckTimeout      time.Duration
+	CreateTimeout     time.Duration // 0: no bound
+	CreateBackoff     time.Duration
+	MaxCreateBackoff  time.Duration
+	LeakThreshold     time.Duration // 0: off
+
+	Check  bool // Config.Check is set
+	Reset  bool // Config.Reset is set
+	Budget bool // Config.Budget is set
+}
+
+// ConfigOf returns the PoolConfig of c; pass it p.Config() to get the
+// defaults applied.
+func ConfigOf[T any](c pool.Config[T]) PoolConfig {
+	return PoolConfig{
+		MinSize:              c.MinSize,
+		MaxSize:              c.MaxSize,
+		MaxIdle:              c.MaxIdle,
+		MaxWaiters:           c.MaxWaiters,
+		MaxUses:              c.MaxUses,
+		MaxConcurrentCreates: c.MaxConcurrentCreates,
+		IdleTimeout:          c.IdleTimeout,
+		MaxLifetime:          c.MaxLifetime,
+		MaxLifetimeJitter:    c.MaxLifetimeJitter,
+		AcquireTimeout:       c.AcquireTimeout,
+		CheckAfterIdle:       c.CheckAfterIdle,
+		HealthCheckPeriod:    c.HealthCheckPeriod,
+		CheckTimeout:         c.CheckTimeout,
+		CreateTimeout:        c.CreateTimeout,
+		CreateBackoff:        c.CreateBackoff,
+		MaxCreateBackoff:     c.MaxCreateBackoff,
+		LeakThreshold:        c.LeakThreshold,
+		Check:                c.Check != nil,
+		Reset:                c.Reset != nil,
+		Budget:               c.Budget != nil,
+	}
+}
+
+// poolSnapshot is one pool as read at a scrape.
+type poolSnapshot struct {
+	Kind, Name, Origin string
+	Stats              pool.Stats
+	Config             *PoolConfig
+}
+
+// snapshot reads every source, outside m's lock, sorted by kind, name and
+// origin.
+func (m *Metrics) snapshot() []poolSnapshot {
+	m.mu.Lock()
+	srcs := make([]Source, 0, len(m.sources))
+	for _, s := range m.sources {
+		srcs = append(srcs, s)
+	}
+	m.mu.Unlock()
+	var out []poolSnapshot
+	for _, s := range srcs {
+		var cfg *PoolConfig
+		if s.Config != nil {
+			c := s.Config()
+			cfg = &c
+		}
+		if s.Stats != nil {
+			out = append(out, poolSnapshot{Kind: s.Kind, Name: s.Name, Stats: s.Stats(), Config: cfg})
+			continue
+		}
+		for origin, st := range s.Origins() {
+			if checkLabel("origin", origin) != nil {
+				continue
+			}
+			out = append(out, poolSnapshot{Kind: s.Kind, Name: s.Name, Origin: origin, Stats: st, Config: cfg})
+		}
+	}
+	slices.SortFunc(out, func(a, b poolSnapshot) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Origin, b.Origin))
+	})
+	return out
+}
+
+// poolMetric is one series per pool, read from its Stats.
+type poolMetric struct {
+	desc *prometheus.Desc
+	typ  prometheus.ValueType
+	val  func(s *pool.Stats) float64
+}
+
+type poolDescs struct {
+	metrics   []poolMetric
+	destroyed *prometheus.Desc // + label reason
+	maxIdle   *prometheus.Desc // from Source.Config
+}
+
+func newPoolDescs() poolDescs {
+	labels := []string{"kind", "pool", "origin"}
+	desc := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc(namespace+"_pool_"+name, help, labels, nil)
+	}
+	g, c := prometheus.GaugeValue, prometheus.CounterValue
+	f := func(n int) float64 { return float64(n) }
+	u := func(n uint64) float64 { return float64(n) }
+	return poolDescs{
+		metrics: []poolMetric{
+			{desc("open_connections", "Connections open or being opened or closed: idle + in use + creating + destroying."), g, func(s *pool.Stats) float64 { return f(s.Open) }},
+			{desc("idle_connections", "Connections idle, ready to lend."), g, func(s *pool.Stats) float64 { return f(s.Idle) }},
+			{desc("in_use_connections", "Connections lent to callers or being checked."), g, func(s *pool.Stats) float64 { return f(s.InUse) }},
+			{desc("creating_connections", "Connections being created."), g, func(s *pool.Stats) float64 { return f(s.Creating) }},
+			{desc("waiting_requests", "Acquire calls waiting for a connection."), g, func(s *pool.Stats) float64 { return f(s.Waiting) }},
+			{desc("max_connections", "The most connections the pool may open (MaxSize)."), g, func(s *pool.Stats) float64 { return f(s.MaxSize) }},
+			{desc("min_connections", "The connections the pool keeps open (MinSize)."), g, func(s *pool.Stats) float64 { return f(s.MinSize) }},
+			{desc("oldest_wait_seconds", "How long the oldest waiting Acquire has waited; 0 when none waits."), g, func(s *pool.Stats) float64 { return s.OldestWait.Seconds() }},
+			{desc("acquires_total", "Successful Acquire calls."), c, func(s *pool.Stats) float64 { return u(s.Acquires) }},
+			{desc("waits_total", "Successful Acquire calls that had to wait."), c, func(s *pool.Stats) float64 { return u(s.WaitedAcquires) }},
+			{desc("wait_duration_seconds_total", "Total time waited by the successful Acquire calls that waited."), c, func(s *pool.Stats) float64 { return s.WaitTime.Seconds() }},
+			{desc("timeouts_total", "Acquire calls that hit their deadline."), c, func(s *pool.Stats) float64 { return u(s.Timeouts) }},
+			{desc("canceled_total", "Acquire calls whose context was cancelled while they waited."), c, func(s *pool.Stats) float64 { return u(s.Canceled) }},
+			{desc("rejected_total", "Acquire calls refused at once because MaxWaiters were waiting."), c, func(s *pool.Stats) float64 { return u(s.Rejected) }},
+			{desc("created_total", "Connections created."), c, func(s *pool.Stats) float64 { return u(s.Created) }},
+			{desc("create_errors_total", "Failed attempts to create a connection."), c, func(s *pool.Stats) float64 { return u(s.CreateErrors) }},
+			{desc("check_failures_total", "Health checks that failed (each destroyed a connection)."), c, func(s *pool.Stats) float64 { return u(s.CheckFailures) }},
+			{desc("leaks_total", "Connections reported held longer than LeakThreshold."), c, func(s *pool.Stats) float64 { return u(s.Leaks) }},
+		},
+		destroyed: prometheus.NewDesc(namespace+"_pool_destroyed_total",
+			"Connections destroyed, by reason: idle, lifetime, check_failed, broken, closed, max_uses.",
+			append(labels, "reason"), nil),
+		maxIdle: desc("max_idle_connections", "The most idle connections the pool keeps (MaxIdle); reported when the pool's config is known."),
+	}
+}
+
+func (d *poolDescs) describe(ch chan<- *prometheus.Desc) {
+	for _, pm := range d.metrics {
+		ch <- pm.desc
+	}
+	ch <- d.destroyed
+	ch <- d.maxIdle
+}
+
+func (d *poolDescs) collect(ch chan<- prometheus.Metric, p poolSnapshot) {
+	for _, pm := range d.metrics {
+		ch <- prometheus.MustNewConstMetric(pm.desc, pm.typ, pm.val(&p.Stats), p.Kind, p.Name, p.Origin)
+	}
+	for _, r := range pool.Reasons() {
+		ch <- prometheus.MustNewConstMetric(d.destroyed, prometheus.CounterValue,
+			float64(p.Stats.Destroyed.Of(r)), p.Kind, p.Name, p.Origin, r.String())
+	}
+	if p.Config != nil {
+		ch <- prometheus.MustNewConstMetric(d.maxIdle, prometheus.GaugeValue, float64(p.Config.MaxIdle), p.Kind, p.Name, p.Origin)
+	}
+}
+
+// goSQLDescs are the names of client_golang's collectors.NewDBStatsCollector.
+type goSQLDescs struct {
+	metrics []poolMetric
+}
+
+func newGoSQLDescs() goSQLDescs {
+	desc := func(name, help string) *prometheus.Desc {
+		return prometheus.NewDesc("go_sql_"+name, help, []string{"db_name"}, nil)
+	}
+	g, c := prometheus.GaugeValue, prometheus.CounterValue
+	return goSQLDescs{metrics: []poolMetric{
+		{desc("max_open_connections", "Maximum number of open connections to the database."), g, func(s *pool.Stats) float64 { return float64(s.MaxSize) }},
+		{desc("open_connections", "The number of established connections both in use and idle."), g, func(s *pool.Stats) float64 { return float64(s.Open) }},
+		{desc("in_use_connections", "The number of connections currently in use."), g, func(s *pool.Stats) float64 { return float64(s.InUse) }},
+		{desc("idle_connections", "The number of idle connections."), g, func(s *pool.Stats) float64 { return float64(s.Idle) }},
+		{desc("wait_count_total", "The total number of connections waited for."), c, func(s *pool.Stats) float64 { return float64(s.WaitedAcquires) }},
+		{desc("wait_duration_seconds_total", "The total time blocked waiting for a new connection."), c, func(s *pool.Stats) float64 { return s.WaitTime.Seconds() }},
+		{desc("max_idle_closed_total", "The total number of connections closed while idle (beyond MaxIdle or past IdleTimeout)."), c, func(s *pool.Stats) float64 { return float64(s.Destroyed.Idle) }},
+		{desc("max_lifetime_closed_total", "The total number of connections closed due to MaxLifetime."), c, func(s *pool.Stats) float64 { return float64(s.Destroyed.Lifetime) }},
+	}}
+}
+
+func (d *goSQLDescs) describe(ch chan<- *prometheus.Desc) {
+	for _, pm := range d.metrics {
+		ch <- pm.desc
+	}
+}
+
+func (d *goSQLDescs) collect(ch chan<- prometheus.Metric, p poolSnapshot) {
+	for _, pm := range d.metrics {
+		ch <- prometheus.MustNewConstMetric(pm.desc, pm.typ, pm.val(&p.Stats), p.Name)
+	}
+}
+
+// poolObserver feeds a pool's events to histograms whose labels were
+// resolved when it was made, so each event costs one Observe and no
+// allocation.
+type poolObserver struct {
+	wait, use, create, lifetime *durationHistogram
+}
+
+var _ pool.Observer = (*poolObserver)(nil)
+
+func (o *poolObserver) Acquired(wait time.Duration) { o.wait.Observe(wait) }
+func (o *poolObserver) Released(held time.Duration) { o.use.Observe(held) }
+func (o *poolObserver) TimedOut(time.Duration)      {} // counted from Stats.Timeouts
+
+func (o *poolObserver) Created(d time.Duration, err error) {
+	if err == nil {
+		o.create.Observe(d)
+	}
+}
+
+func (o *poolObserver) Destroyed(_ pool.DestroyReason, age time.Duration) {
+	o.lifetime.Observe(age)
+}
+
+// PoolObserver returns a pool.Observer, for pool.Config.Observer, that
+// feeds the histograms of the pool of that kind and name: the time Acquire
+// waited (successful calls only), the time a connection was held, the time
+// a successful Create took and the age of destroyed connections. Its
+// methods do not allocate. Kind zero means KindPool.
+func (m *Metrics) PoolObserver(kind, name string) pool.Observer {
+	return m.poolObserver(kind, name, "")
+}
+
+// OriginObserver returns a function that gives the pool.Observer of each
+// origin of a per-origin transport (the shape of
+// httpclient.TransportConfig.Observer): origin is the "origin" label.
+func (m *Metrics) OriginObserver(kind, name string) func(origin string) pool.Observer {
+	return func(origin string) pool.Observer { return m.poolObserver(kind, name, origin) }
+}
+
+func (m *Metrics) poolObserver(kind, name, origin string) pool.Observer {
+	if kind == "" {
+		kind = KindPool
+	}
+	if checkLabel("kind", kind) != nil || checkLabel("name", name) != nil || checkLabel("origin", origin) != nil {
+		return pool.NopObserver{}
+	}
+	return &poolObserver{
+		wait:     m.waitTime.with(kind, name, origin),
+		use:      m.useTime.with(kind, name, origin),
+		create:   m.createTime.with(kind, name, origin),
+		lifetime: m.lifetime.with(kind, name, origin),
+	}
+}

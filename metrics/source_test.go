@@ -1,0 +1,172 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/poolkit/poolkit/breaker"
+	"github.com/poolkit/poolkit/metrics"
+	"github.com/poolkit/poolkit/pool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+func TestAddErrors(t *testing.T) {
+	m, err := metrics.New(nil, metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stats := func() pool.Stats { return pool.Stats{} }
+	origins := func() map[string]pool.Stats { return nil }
+	tests := []struct {
+		give    metrics.Source
+		wantErr bool
+	}{
+		{metrics.Source{Name: "a", Stats: stats}, false},
+		{metrics.Source{Kind: metrics.KindPool, Name: "a", Stats: stats}, true}, // zero Kind is KindPool
+		{metrics.Source{Kind: metrics.KindSQL, Name: "a", Stats: stats}, false},
+		{metrics.Source{Kind: metrics.KindHTTP, Name: "a", Origins: origins}, false},
+		{metrics.Source{Name: "", Stats: stats}, true},
+		{metrics.Source{Name: "b"}, true},
+		{metrics.Source{Name: "c", Stats: stats, Origins: origins}, true},
+		{metrics.Source{Name: "bad\xff", Stats: stats}, true},
+		{metrics.Source{Kind: "\xfe", Name: "d", Stats: stats}, true},
+	}
+	for _, tt := range tests {
+		err := m.Add(tt.give)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("Add(%q/%q) = %v, want error %v", tt.give.Kind, tt.give.Name, err, tt.wantErr)
+		}
+	}
+	if err := m.Add(metrics.Source{Name: "a", Stats: stats}); !errors.Is(err, metrics.ErrDuplicate) {
+		t.Errorf("duplicate Add = %v, want ErrDuplicate", err)
+	}
+	if !m.Remove("", "a") || m.Remove(metrics.KindPool, "a") {
+		t.Error("Remove(\"\", a) then Remove(pool, a): want true, false")
+	}
+	if err := m.Add(metrics.Source{Name: "a", Stats: stats}); err != nil {
+		t.Errorf("Add after Remove = %v", err)
+	}
+}
+
+func TestNewErrors(t *testing.T) {
+	if _, err := metrics.New(nil, metrics.Options{WaitBuckets: []float64{1, 0.5}}); err == nil {
+		t.Error("New with decreasing WaitBuckets: no error")
+	}
+	if _, err := metrics.New(nil, metrics.Options{RequestBuckets: []float64{1, 1}}); err == nil {
+		t.Error("New with repeated RequestBuckets: no error")
+	}
+	reg := prometheus.NewRegistry()
+	if _, err := metrics.New(reg, metrics.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metrics.New(reg, metrics.Options{}); err == nil {
+		t.Error("second New on the same registry: no error")
+	}
+}
+
+// TestOriginsAndRemove checks the per-origin source, the per-origin
+// observers, and that Remove drops both the gauges and the histograms.
+func TestOriginsAndRemove(t *testing.T) {
+	m, err := metrics.New(nil, metrics.Options{WaitBuckets: []float64{0.001}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	origins := map[string]pool.Stats{
+		"https://api.example:443": {Open: 2, InUse: 1, Idle: 1, MaxSize: 4},
+		"http://10.0.0.1:8080":    {Open: 1, Idle: 1, MaxSize: 4},
+	}
+	if err := m.Add(metrics.Source{Kind: metrics.KindHTTP, Name: "api",
+		Origins: func() map[string]pool.Stats { return origins }}); err != nil {
+		t.Fatal(err)
+	}
+	obs := m.OriginObserver(metrics.KindHTTP, "api")
+	obs("https://api.example:443").Acquired(0)
+	obs("https://api.example:443").Acquired(2 * time.Millisecond)
+	want := `
+# HELP poolkit_pool_open_connections Connections open or being opened or closed: idle + in use + creating + destroying.
+# TYPE poolkit_pool_open_connections gauge
+poolkit_pool_open_connections{kind="http",origin="http://10.0.0.1:8080",pool="api"} 1
+poolkit_pool_open_connections{kind="http",origin="https://api.example:443",pool="api"} 2
+# HELP poolkit_pool_wait_time_seconds Time a successful Acquire waited for a connection (zero when one was idle).
+# TYPE poolkit_pool_wait_time_seconds histogram
+poolkit_pool_wait_time_seconds_bucket{kind="http",origin="https://api.example:443",pool="api",le="0.001"} 1
+poolkit_pool_wait_time_seconds_bucket{kind="http",origin="https://api.example:443",pool="api",le="+Inf"} 2
+poolkit_pool_wait_time_seconds_sum{kind="http",origin="https://api.example:443",pool="api"} 0.002
+poolkit_pool_wait_time_seconds_count{kind="http",origin="https://api.example:443",pool="api"} 2
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want),
+		"poolkit_pool_open_connections", "poolkit_pool_wait_time_seconds"); err != nil {
+		t.Error(err)
+	}
+	if !m.Remove(metrics.KindHTTP, "api") {
+		t.Fatal("Remove(http, api) = false")
+	}
+	if n := testutil.CollectAndCount(m); n != 0 {
+		t.Errorf("after Remove: %d series, want 0", n)
+	}
+}
+
+// TestLint populates every metric family and runs promlint over them.
+func TestLint(t *testing.T) {
+	m, err := metrics.New(nil, metrics.Options{GoSQLNames: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pool.New(pool.Config[int]{Name: "db", MaxSize: 2,
+		Create: func(context.Context) (int, error) { return 1, nil }, Observer: m.PoolObserver(metrics.KindSQL, "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Add(metrics.PoolSource(metrics.KindSQL, p)); err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Destroy()
+	if err := p.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := breaker.New("db", breaker.Settings{ConsecutiveFailures: 1, Observer: m.BreakerObserver()})
+	if err := m.AddBreaker(b); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = breaker.Execute(b, func() (int, error) { return 0, errors.New("down") })
+	_, _ = breaker.Execute(b, func() (int, error) { return 0, nil })
+	ro := m.RetryObserver("api")
+	ro.Attempt(1, errors.New("x"))
+	ro.BudgetExhausted()
+	rt := m.InstrumentRoundTripper("api", fakeRT{status: 200})
+	req, _ := http.NewRequest("GET", "http://api.example/", nil)
+	if _, err := rt.RoundTrip(req); err != nil {
+		t.Fatal(err)
+	}
+
+	families := map[string]bool{}
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(m)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		families[mf.GetName()] = true
+	}
+	// 20 pool families + 4 histograms, 8 go_sql, 3 breaker, 2 retry, 1 HTTP.
+	if len(families) != 38 {
+		t.Errorf("%d families populated, want 38: %v", len(families), families)
+	}
+	problems, err := testutil.CollectAndLint(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+}
