@@ -288,7 +288,7 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Resource[T], error) {
 	}
 	var start mono // when this call first had to wait; 0: it has not
 	for {
-		p.mu.Lock()
+		p.lock()
 		if p.closed {
 			p.mu.Unlock()
 			return nil, ErrClosed
@@ -574,7 +574,7 @@ func (p *Pool[T]) giveBack(r *Resource[T], broken bool) {
 	if broken {
 		op = "Destroy"
 	}
-	p.mu.Lock()
+	p.lock()
 	if r.state != stateInUse {
 		state := r.state
 		p.mu.Unlock()
@@ -1038,3 +1038,20 @@ func (p *Pool[T]) time(m mono) time.Time {
 
 func (m mono) sub(o mono) time.Duration { return time.Duration(m - o) }
 func (m mono) add(d time.Duration) mono { return m + mono(d) }
+
+// spinTries is how many times lock tries the mutex before it blocks.
+const spinTries = 40
+
+// lock takes p.mu for Acquire and Release. It tries for a short while before
+// blocking: the lock is held for tens of nanoseconds, and sync.Mutex does not
+// spin while other goroutines are runnable, so under contention a holder
+// giving a resource back would otherwise park, holding it, and every
+// Acquire behind it would queue: a convoy.
+func (p *Pool[T]) lock() {
+	for range spinTries {
+		if p.mu.TryLock() {
+			return
+		}
+	}
+	p.mu.Lock()
+}
