@@ -216,6 +216,7 @@ type waiter[T any] struct {
 	since      mono
 	ch         chan result[T] // buffered 1: a hand-off never blocks
 	timer      *time.Timer
+	stack      []uintptr // the caller's stack, with leak detection on
 }
 
 type waitQueue[T any] struct {
@@ -376,6 +377,9 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Resource[T], error) {
 		}
 		w := p.waiterPool.Get().(*waiter[T])
 		w.since = start
+		// The resource is lent by whoever hands it over: it needs the
+		// stack then, for leak reports.
+		w.stack = append(w.stack[:0], pcs[:npcs]...)
 		p.waiters.push(w)
 		p.spawnCreatorsLocked()
 		p.mu.Unlock()
@@ -383,11 +387,6 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Resource[T], error) {
 		r, err := p.wait(ctx, w, start)
 		if err != nil {
 			return nil, err
-		}
-		if npcs > 0 {
-			p.mu.Lock()
-			r.stack = append(r.stack[:0], pcs[:npcs]...)
-			p.mu.Unlock()
 		}
 		if p.obs != nil {
 			p.obs.Acquired(p.now().sub(start))
@@ -683,7 +682,7 @@ func (p *Pool[T]) handOffLocked(r *Resource[T], now mono) *waiter[T] {
 	}
 	r.state = stateInUse
 	p.inUse++
-	p.lendLocked(r, now, nil)
+	p.lendLocked(r, now, w.stack)
 	p.stats.Acquires++
 	p.stats.WaitedAcquires++
 	p.stats.WaitTime += now.sub(w.since)
