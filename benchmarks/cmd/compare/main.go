@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/poolkit/poolkit/benchmarks/bench"
+	"github.com/poolkit/poolkit/benchmarks/clientbench"
 	"github.com/poolkit/poolkit/benchmarks/httpbench"
+	"github.com/poolkit/poolkit/benchmarks/metricsbench"
 	"github.com/poolkit/poolkit/benchmarks/poolbench"
 	"github.com/poolkit/poolkit/benchmarks/sqlbench"
 )
@@ -24,9 +26,11 @@ import (
 // suites maps a suite's name to its cases. Each suite lives in its own
 // package of this module.
 var suites = map[string]func() []bench.Case{
-	"pool": poolbench.Cases,
-	"sql":  sqlbench.Cases,
-	"http": httpbench.Cases,
+	"pool":    poolbench.Cases,
+	"client":  clientbench.Cases,
+	"sql":     sqlbench.Cases,
+	"http":    httpbench.Cases,
+	"metrics": metricsbench.Cases,
 }
 
 func main() {
