@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"github.com/poolkit/poolkit/breaker"
+	"github.com/poolkit/poolkit/metrics"
+	"github.com/poolkit/poolkit/pool"
 	"github.com/poolkit/poolkit/retry"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultTimeout bounds a whole request made through a [Client] (every
@@ -79,6 +82,19 @@ type Config struct {
 	// DisableRetry removes retries from the chain (Retry.MaxAttempts = 1
 	// has the same effect on behaviour). Zero: retries on.
 	DisableRetry bool
+
+	// Registerer, when set, gets the client's Prometheus metrics (see
+	// package metrics), labelled with Name: request durations (the
+	// outermost layer of the chain, so retries and waits included), the
+	// per-origin pool gauges, counters and histograms (wait, use, create
+	// time), breaker state, transitions and rejections, and retry attempts
+	// and budget refusals. Every client given the same Registerer shares
+	// one metrics.Metrics: the first registers it, the next ones find it
+	// (prometheus.AlreadyRegisteredError) and add themselves to it; two
+	// clients of the same Name on one Registerer are refused. An Observer
+	// already set in Transport, Breaker or Retry is kept and gets no
+	// metrics. Close removes the client's series. Zero: no metrics.
+	Registerer prometheus.Registerer
 }
 
 // ClientConfigError reports a Config field that cannot work. [Config.Validate]
@@ -174,9 +190,10 @@ func parseBaseURL(s string) (*url.URL, error) {
 // Client calls one downstream service. Its [Client.HTTP] *http.Client sends
 // requests through a chain of round-trippers, outermost first:
 //
-//	timeout → retry → breaker → pooled Transport
+//	metrics → timeout → retry → breaker → pooled Transport
 //
-// The timeout layer bounds the whole request (Config.Timeout); retry
+// Metrics (with Config.Registerer) times what the caller sees; the
+// timeout layer bounds the whole request (Config.Timeout); retry
 // retries what is safe to retry, within a budget, and never retries a call
 // the breaker refused; the breaker fails fast while the service is down; the
 // Transport pools connections per origin.
@@ -189,6 +206,7 @@ type Client struct {
 	http      *http.Client
 	transport *Transport
 	breaker   *breaker.Breaker // nil when disabled
+	metrics   *metrics.Metrics // nil without a Registerer
 	closeOnce sync.Once
 }
 
@@ -205,19 +223,92 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.BaseURL != "" {
 		c.base, _ = parseBaseURL(cfg.BaseURL) // validated
 	}
+	if cfg.Registerer != nil {
+		m, err := sharedMetrics(cfg.Registerer)
+		if err != nil {
+			return nil, fmt.Errorf("httpclient: service %q: %w", cfg.Name, err)
+		}
+		c.metrics = m
+		if cfg.Transport.Observer == nil {
+			cfg.Transport.Observer = m.OriginObserver(metrics.KindHTTP, cfg.Name)
+		}
+		if cfg.Breaker.Observer == nil {
+			cfg.Breaker.Observer = m.BreakerObserver()
+		}
+		if cfg.Retry.Observer == nil {
+			cfg.Retry.Observer = m.RetryObserver(cfg.Name)
+		}
+	}
+	rt, err := c.build(cfg)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.http = &http.Client{Transport: rt}
+	return c, nil
+}
+
+// sharedMetrics returns the metrics.Metrics registered on reg, registering
+// one if there is none.
+func sharedMetrics(reg prometheus.Registerer) (*metrics.Metrics, error) {
+	m, err := metrics.New(reg, metrics.Options{})
+	if err == nil {
+		return m, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if m, ok := are.ExistingCollector.(*metrics.Metrics); ok {
+			return m, nil
+		}
+	}
+	return nil, err
+}
+
+// build makes the chain for cfg (validated, observers set), recording in c
+// what Close must undo.
+func (c *Client) build(cfg Config) (http.RoundTripper, error) {
 	tr, err := NewTransport(cfg.Transport)
 	if err != nil {
 		return nil, err // validated; not reached
 	}
 	c.transport = tr
+	if c.metrics != nil {
+		tc, _ := cfg.Transport.withDefaults() // validated
+		conf := metrics.PoolConfig{
+			MinSize: tc.MinSize, MaxSize: tc.MaxSize, MaxIdle: tc.MaxSize,
+			IdleTimeout: tc.IdleTimeout, MaxLifetime: tc.MaxLifetime,
+			MaxLifetimeJitter: tc.MaxLifetimeJitter, AcquireTimeout: tc.AcquireTimeout,
+			Budget: tc.Budget != nil,
+		}
+		err := c.metrics.Add(metrics.Source{
+			Kind: metrics.KindHTTP, Name: cfg.Name,
+			Origins: func() map[string]pool.Stats {
+				stats := tr.Stats()
+				out := make(map[string]pool.Stats, len(stats))
+				for origin, s := range stats {
+					out[origin] = s.Pool
+				}
+				return out
+			},
+			Config: func() metrics.PoolConfig { return conf },
+		})
+		if err != nil {
+			c.metrics = nil // nothing of ours to remove
+			return nil, fmt.Errorf("httpclient: service %q: %w", cfg.Name, err)
+		}
+	}
 	var rt http.RoundTripper = tr
 	if !cfg.DisableBreaker {
 		s := cfg.Breaker
 		s.Classify = nil
 		b, err := breaker.New(cfg.Name, s)
 		if err != nil {
-			tr.Close()
-			return nil, err
+			return nil, err // validated; not reached
+		}
+		if c.metrics != nil {
+			if err := c.metrics.AddBreaker(b); err != nil {
+				return nil, fmt.Errorf("httpclient: service %q: %w", cfg.Name, err)
+			}
 		}
 		c.breaker = b
 		rt = breaker.NewTransport(rt, b, nil)
@@ -228,14 +319,12 @@ func NewClient(cfg Config) (*Client, error) {
 		if p.Budget == nil && !cfg.DisableRetryBudget {
 			p.Budget, err = retry.NewBudget(cfg.RetryBudget)
 			if err != nil {
-				tr.Close()
-				return nil, err
+				return nil, err // validated; not reached
 			}
 		}
 		rt, err = retry.NewTransport(rt, p)
 		if err != nil {
-			tr.Close()
-			return nil, err
+			return nil, err // validated; not reached
 		}
 	}
 	timeout := cfg.Timeout
@@ -245,8 +334,10 @@ func NewClient(cfg Config) (*Client, error) {
 	if timeout > 0 {
 		rt = &timeoutTransport{next: rt, timeout: timeout}
 	}
-	c.http = &http.Client{Transport: rt}
-	return c, nil
+	if c.metrics != nil {
+		rt = c.metrics.InstrumentRoundTripper(cfg.Name, rt)
+	}
+	return rt, nil
 }
 
 // notOpen wraps a Policy.Retryable so that a call the breaker refused is
@@ -358,11 +449,22 @@ func (c *Client) Stats() ClientStats {
 }
 
 // Close closes the client's Transport: requests in flight fail and later
-// ones fail with ErrClosed. It returns the Transport's error; calling it
-// again returns nil.
+// ones fail with ErrClosed. With a Registerer, the client's series are
+// removed from its metrics, so a client of the same name can be made
+// again. It returns the Transport's error; calling it again returns nil.
 func (c *Client) Close() error {
 	var err error
-	c.closeOnce.Do(func() { err = c.transport.Close() })
+	c.closeOnce.Do(func() {
+		if c.metrics != nil {
+			c.metrics.Remove(metrics.KindHTTP, c.name)
+			if c.breaker != nil {
+				c.metrics.RemoveBreaker(c.name)
+			}
+		}
+		if c.transport != nil {
+			err = c.transport.Close()
+		}
+	})
 	return err
 }
 

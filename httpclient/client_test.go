@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/poolkit/poolkit/breaker"
+	"github.com/poolkit/poolkit/metrics"
 	"github.com/poolkit/poolkit/retry"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // svcPipe is an in-memory listener of net.Pipe connections, so that the
@@ -679,4 +681,108 @@ func TestClientConfigValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gathered returns the value of every series of reg as "name{l=v,...}" →
+// value (histograms: their sample count).
+func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var ls []string
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "origin" {
+					continue // a loopback port
+				}
+				ls = append(ls, l.GetName()+"="+l.GetValue())
+			}
+			key := mf.GetName() + "{" + strings.Join(ls, ",") + "}"
+			switch {
+			case m.Histogram != nil:
+				out[key] += float64(m.Histogram.GetSampleCount())
+			case m.Counter != nil:
+				out[key] += m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[key] += m.Gauge.GetValue()
+			}
+		}
+	}
+	return out
+}
+
+// TestClientMetrics: with a Registerer, every layer of the chain reports,
+// clients on one registry share it, a duplicate name is refused, and Close
+// removes the client's series.
+func TestClientMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var fail atomic.Int64
+	fail.Store(1)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fail.Add(-1) >= 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok")
+	})
+	fast := retry.Policy{InitialBackoff: time.Microsecond, MaxBackoff: time.Microsecond}
+	pay, _ := loopClient(t, Config{Name: "payment", Registerer: reg, Retry: fast}, h)
+	inv, _ := loopClient(t, Config{Name: "inventory", Registerer: reg, Retry: fast, DisableBreaker: true}, h)
+	for range 3 {
+		if code, _, err := call(pay, t.Context(), http.MethodGet, "/", nil, nil); err != nil || code != 200 {
+			t.Fatalf("payment call = %d, %v", code, err)
+		}
+	}
+	if _, _, err := call(inv, t.Context(), http.MethodPost, "/", strings.NewReader("x"), nil); err != nil {
+		t.Fatal(err)
+	}
+
+	got := gathered(t, reg)
+	want := map[string]float64{
+		// one observation per call, retries inside it
+		`poolkit_http_client_request_duration_seconds{method=GET,service=payment,status_class=2xx}`:    3,
+		`poolkit_http_client_request_duration_seconds{method=POST,service=inventory,status_class=2xx}`: 1,
+		`poolkit_retry_attempts_total{attempt=first,result=error,service=payment}`:                     1,
+		`poolkit_retry_attempts_total{attempt=retry,result=success,service=payment}`:                   1,
+		`poolkit_retry_attempts_total{attempt=first,result=success,service=payment}`:                   2,
+		`poolkit_breaker_state{service=payment,state=closed}`:                                          1,
+		`poolkit_pool_acquires_total{kind=http,pool=payment}`:                                          4,
+		`poolkit_pool_open_connections{kind=http,pool=payment}`:                                        1,
+		`poolkit_pool_max_connections{kind=http,pool=inventory}`:                                       DefaultMaxSize,
+		`poolkit_pool_wait_time_seconds{kind=http,pool=payment}`:                                       4,
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %v; want %v", k, got[k], w)
+		}
+	}
+	if _, ok := got[`poolkit_breaker_state{service=inventory,state=closed}`]; ok {
+		t.Error("inventory reports a breaker state though its breaker is disabled")
+	}
+
+	// A second client named payment on the same registry is refused, and
+	// leaves the first one's series alone.
+	if _, err := NewClient(Config{Name: "payment", Registerer: reg}); err == nil || !errors.Is(err, metrics.ErrDuplicate) {
+		t.Fatalf("duplicate NewClient = %v; want metrics.ErrDuplicate", err)
+	}
+	if got := gathered(t, reg); got[`poolkit_pool_acquires_total{kind=http,pool=payment}`] != 4 {
+		t.Fatal("a refused duplicate removed the first client's series")
+	}
+
+	// Close removes the series; the name can be used again.
+	pay.Close()
+	for k := range gathered(t, reg) {
+		if strings.Contains(k, "payment") && !strings.HasPrefix(k, "poolkit_http_client_request") && !strings.HasPrefix(k, "poolkit_retry") {
+			t.Errorf("after Close: %s still reported", k)
+		}
+	}
+	again, err := NewClient(Config{Name: "payment", Registerer: reg})
+	if err != nil {
+		t.Fatalf("NewClient after Close: %v", err)
+	}
+	again.Close()
 }
