@@ -105,12 +105,15 @@
 //
 // # Cost
 //
-// A pool with an Observer reads its clock on every Acquire and Release
-// (two monotonic clock reads), which the observer needs for the held time;
-// on top of that an event is one atomic add to a bucket and, unless the
-// duration is zero, one compare-and-swap on the sum. The pool histograms
-// use a lean histogram of their own for this (see durationHistogram)
-// rather than client_golang's, whose Observe makes four atomic operations
-// to keep a hot and a cold copy; both expose the same Prometheus
-// histogram. benchmarks/metricsbench measures the difference.
+// A pool with an Observer reads its monotonic clock on every Acquire and
+// Release, because the held time needs both ends; that is most of what
+// turning the observer on costs (benchmarks/metricsbench measures it apart,
+// as "pool.NopObserver"). On top of it, an event is one atomic add to a
+// bucket and, unless the duration is zero (an Acquire that found an idle
+// connection), one compare-and-swap on the sum, with no allocation. The pool
+// histograms are a lean implementation of their own for this reason:
+// client_golang's Observe makes four atomic operations to keep a hot and a
+// cold copy of its counts. Both expose the same Prometheus histogram; ours
+// may show a scrape whose _sum is a few observations apart from its buckets,
+// which rate() over a scrape interval does not notice.
 package metrics

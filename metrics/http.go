@@ -91,6 +91,18 @@ func (m *Metrics) InstrumentRoundTripper(service string, next http.RoundTripper)
 	return &roundTripper{next: next, vec: m.requests, service: service}
 }
 
+// RemoveService deletes the request-duration and retry series of service
+// (those of [Metrics.InstrumentRoundTripper] and [Metrics.RetryObserver]),
+// for a client that is gone. RoundTrippers and observers made for service
+// before the call keep counting into series that are no longer exported:
+// make new ones if the service comes back.
+func (m *Metrics) RemoveService(service string) {
+	l := prometheus.Labels{"service": service}
+	m.requests.DeletePartialMatch(l)
+	m.attempts.DeletePartialMatch(l)
+	m.budgetExhausted.DeletePartialMatch(l)
+}
+
 // RoundTrip implements http.RoundTripper; it returns what next returns.
 func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	start := time.Now()

@@ -353,3 +353,55 @@ func (m *Metrics) poolObserver(kind, name, origin string) pool.Observer {
 		lifetime: m.lifetime.with(kind, name, origin),
 	}
 }
+
+// Observers returns a pool.Observer that passes every event to each of obs
+// in turn, skipping nils: for a pool that reports to metrics and to an
+// observer of the user's. It returns nil when every one is nil (so the pool
+// reads no clock for it), and the only one when there is one.
+func Observers(obs ...pool.Observer) pool.Observer {
+	var list multiObserver
+	for _, o := range obs {
+		if o != nil {
+			list = append(list, o)
+		}
+	}
+	switch len(list) {
+	case 0:
+		return nil
+	case 1:
+		return list[0]
+	}
+	return list
+}
+
+type multiObserver []pool.Observer
+
+func (m multiObserver) Created(d time.Duration, err error) {
+	for _, o := range m {
+		o.Created(d, err)
+	}
+}
+
+func (m multiObserver) Destroyed(r pool.DestroyReason, age time.Duration) {
+	for _, o := range m {
+		o.Destroyed(r, age)
+	}
+}
+
+func (m multiObserver) Acquired(wait time.Duration) {
+	for _, o := range m {
+		o.Acquired(wait)
+	}
+}
+
+func (m multiObserver) Released(held time.Duration) {
+	for _, o := range m {
+		o.Released(held)
+	}
+}
+
+func (m multiObserver) TimedOut(wait time.Duration) {
+	for _, o := range m {
+		o.TimedOut(wait)
+	}
+}

@@ -170,3 +170,71 @@ func TestLint(t *testing.T) {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 }
+
+func TestRemoveService(t *testing.T) {
+	m, err := metrics.New(nil, metrics.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range []string{"a", "b"} {
+		m.RetryObserver(svc).Attempt(1, nil)
+		m.RetryObserver(svc).BudgetExhausted()
+		req, _ := http.NewRequest("GET", "http://x/", nil)
+		if _, err := m.InstrumentRoundTripper(svc, fakeRT{status: 200}).RoundTrip(req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Per service: 4 attempt series (made with the observer), 1 budget,
+	// 1 request (GET 2xx).
+	if n := testutil.CollectAndCount(m); n != 12 {
+		t.Fatalf("%d series, want 12", n)
+	}
+	m.RemoveService("a")
+	want := `
+# HELP poolkit_retry_attempts_total Attempts made by retry loops: the first of each call and the retries, by result.
+# TYPE poolkit_retry_attempts_total counter
+poolkit_retry_attempts_total{attempt="first",result="error",service="b"} 0
+poolkit_retry_attempts_total{attempt="first",result="success",service="b"} 1
+poolkit_retry_attempts_total{attempt="retry",result="error",service="b"} 0
+poolkit_retry_attempts_total{attempt="retry",result="success",service="b"} 0
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "poolkit_retry_attempts_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(m, requestMetric); n != 1 {
+		t.Errorf("%d request series after RemoveService(a), want 1", n)
+	}
+}
+
+type countingObserver struct {
+	pool.NopObserver
+	acquired, released, created, destroyed, timedOut int
+}
+
+func (c *countingObserver) Acquired(time.Duration)                      { c.acquired++ }
+func (c *countingObserver) Released(time.Duration)                      { c.released++ }
+func (c *countingObserver) Created(time.Duration, error)                { c.created++ }
+func (c *countingObserver) Destroyed(pool.DestroyReason, time.Duration) { c.destroyed++ }
+func (c *countingObserver) TimedOut(time.Duration)                      { c.timedOut++ }
+
+func TestObservers(t *testing.T) {
+	if o := metrics.Observers(nil, nil); o != nil {
+		t.Errorf("Observers(nil, nil) = %v, want nil", o)
+	}
+	a := &countingObserver{}
+	if o := metrics.Observers(nil, a); o != a {
+		t.Errorf("Observers(nil, a) = %v, want a", o)
+	}
+	b := &countingObserver{}
+	o := metrics.Observers(a, nil, b)
+	o.Acquired(0)
+	o.Released(0)
+	o.Created(0, nil)
+	o.Destroyed(pool.ReasonIdle, 0)
+	o.TimedOut(0)
+	for _, c := range []*countingObserver{a, b} {
+		if *c != (countingObserver{acquired: 1, released: 1, created: 1, destroyed: 1, timedOut: 1}) {
+			t.Errorf("observer saw %+v, want one of each", *c)
+		}
+	}
+}
