@@ -15,6 +15,7 @@ import (
 
 	"github.com/poolkit/poolkit/benchmarks/bench"
 	"github.com/poolkit/poolkit/httpclient"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // callers is the number of goroutines sending requests at once; the pool
@@ -36,6 +37,7 @@ func Cases() []bench.Case {
 		add(g, "pool Transport + http.Client.Timeout", false, func(b *testing.B) { run(b, n, bareTimeout) })
 		add(g, "Client: timeout+retry+breaker", false, func(b *testing.B) { run(b, n, full) })
 		add(g, "Client: retry+breaker (no timeout)", false, func(b *testing.B) { run(b, n, noTimeout) })
+		add(g, "Client: metrics+timeout+retry+breaker", false, func(b *testing.B) { run(b, n, withMetrics) })
 		add(g, "std http.Transport (tuned)", false, func(b *testing.B) { run(b, n, std) })
 	}
 	return cs
@@ -60,7 +62,7 @@ func bareTimeout(b *testing.B, base string) *http.Client {
 	return c
 }
 
-func client(b *testing.B, base string, timeout bool) *http.Client {
+func client(b *testing.B, base string, timeout bool, reg prometheus.Registerer) *http.Client {
 	cfg := httpclient.Config{
 		Name:      "bench",
 		BaseURL:   base,
@@ -69,6 +71,7 @@ func client(b *testing.B, base string, timeout bool) *http.Client {
 	if !timeout {
 		cfg.Timeout = -1
 	}
+	cfg.Registerer = reg
 	c, err := httpclient.NewClient(cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -77,8 +80,11 @@ func client(b *testing.B, base string, timeout bool) *http.Client {
 	return c.HTTP()
 }
 
-func full(b *testing.B, base string) *http.Client      { return client(b, base, true) }
-func noTimeout(b *testing.B, base string) *http.Client { return client(b, base, false) }
+func full(b *testing.B, base string) *http.Client      { return client(b, base, true, nil) }
+func noTimeout(b *testing.B, base string) *http.Client { return client(b, base, false, nil) }
+func withMetrics(b *testing.B, base string) *http.Client {
+	return client(b, base, true, prometheus.NewRegistry())
+}
 
 func std(b *testing.B, _ string) *http.Client {
 	tr, err := httpclient.NewStdTransport(httpclient.TransportConfig{MaxSize: callers, Proxy: noProxy})
