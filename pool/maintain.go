@@ -156,8 +156,9 @@ func (p *Pool[T]) checkInBackground(r *Resource[T]) bool {
 		reason := ReasonClosed
 		if err != nil {
 			reason = ReasonCheckFailed
+			p.stats.CheckFailures++
 			if !p.closed {
-				p.markSuspectLocked(r, now)
+				p.markSuspectLocked(r)
 			}
 		}
 		p.removeLocked(r, reason)
@@ -166,6 +167,7 @@ func (p *Pool[T]) checkInBackground(r *Resource[T]) bool {
 		return err == nil
 	}
 	r.lastChecked = now
+	r.checkedGen = p.suspectGen
 	// Give it back without changing its recency: a background check is
 	// not a use, so lastUsed stays as it was.
 	lastUsed := r.lastUsed

@@ -58,11 +58,12 @@ type Pool[T any] struct {
 	lastCreateErr    error // the latest Create error
 	backoffUntil     mono  // no Create starts before this
 
-	// A health check failure makes every idle resource created at or
-	// before suspectCreated, and not checked since suspectSince, suspect:
-	// checked before it is lent, whatever its idle time.
+	// A resource found dead (by Check or its holder's Destroy) makes
+	// every resource created at or before suspectCreated suspect until it
+	// passes a check: suspectGen counts those findings and a resource
+	// remembers the generation it last passed a check in.
 	suspectCreated mono
-	suspectSince   mono // 0: nothing suspect
+	suspectGen     uint64
 
 	// wakeAt is when the maintainer will next run; 0 while a run is due.
 	wakeAt mono
@@ -153,10 +154,11 @@ type Resource[T any] struct {
 	index int // in p.all
 
 	created     mono
-	expires     mono // 0: never
-	lastUsed    mono // when last released (or created)
-	lastChecked mono // when last known good: created or checked
-	acquired    mono // when lent; 0 when the pool reads no clock on Acquire
+	expires     mono   // 0: never
+	lastUsed    mono   // when last released (or created)
+	lastChecked mono   // when last known good: created or checked
+	checkedGen  uint64 // Pool.suspectGen when last known good
+	acquired    mono   // when lent; 0 when the pool reads no clock on Acquire
 	uses        int
 
 	leakReported bool
@@ -195,7 +197,10 @@ func (r *Resource[T]) Uses() int { return r.uses }
 func (r *Resource[T]) Release() { r.p.giveBack(r, false) }
 
 // Destroy gives back a resource that no longer works: it is destroyed (with
-// Config.Destroy) and its slot freed for a new one.
+// Config.Destroy) and its slot freed for a new one. When Config.Check is
+// set, the idle resources as old as this one become suspect, as when a
+// check fails: what broke it (a backend restart, say) may have broken them
+// too, so each is checked before it is lent again.
 func (r *Resource[T]) Destroy() { r.p.giveBack(r, true) }
 
 func (r *Resource[T]) expired(now mono) bool {
@@ -518,7 +523,7 @@ func (p *Pool[T]) needsCheckLocked(r *Resource[T], now mono) bool {
 }
 
 func (p *Pool[T]) suspectLocked(r *Resource[T]) bool {
-	return p.suspectSince != 0 && r.created <= p.suspectCreated && r.lastChecked < p.suspectSince
+	return r.checkedGen < p.suspectGen && r.created <= p.suspectCreated
 }
 
 // checkOnAcquire checks r, held by the calling Acquire. On failure r is
@@ -532,6 +537,7 @@ func (p *Pool[T]) checkOnAcquire(ctx context.Context, r *Resource[T]) error {
 	p.inUse--
 	if err == nil {
 		r.lastChecked = now
+		r.checkedGen = p.suspectGen
 		p.inUse++
 		p.mu.Unlock()
 		return nil
@@ -549,7 +555,8 @@ func (p *Pool[T]) checkOnAcquire(ctx context.Context, r *Resource[T]) error {
 		}
 		return err
 	}
-	p.markSuspectLocked(r, now)
+	p.stats.CheckFailures++
+	p.markSuspectLocked(r)
 	p.removeLocked(r, ReasonCheckFailed)
 	p.mu.Unlock()
 	p.destroy(r, ReasonCheckFailed)
@@ -558,12 +565,11 @@ func (p *Pool[T]) checkOnAcquire(ctx context.Context, r *Resource[T]) error {
 
 // markSuspectLocked records that r failed its check: every resource as old
 // as r is suspect until checked.
-func (p *Pool[T]) markSuspectLocked(r *Resource[T], now mono) {
-	p.stats.CheckFailures++
-	if r.created > p.suspectCreated || p.suspectSince == 0 {
+func (p *Pool[T]) markSuspectLocked(r *Resource[T]) {
+	if r.created > p.suspectCreated || p.suspectGen == 0 {
 		p.suspectCreated = r.created
 	}
-	p.suspectSince = now
+	p.suspectGen++
 	p.poke()
 }
 
@@ -598,6 +604,9 @@ func (p *Pool[T]) giveBack(r *Resource[T], broken bool) {
 	switch {
 	case broken:
 		reason = ReasonBroken
+		if p.cfg.Check != nil && !p.closed {
+			p.markSuspectLocked(r)
+		}
 	case p.closed:
 		reason = ReasonClosed
 	case r.expired(now):
@@ -939,7 +948,7 @@ func (p *Pool[T]) create() {
 		p.consecutiveFails = 0
 		p.creating--
 		p.stats.Created++
-		r := &Resource[T]{value: v, p: p, created: now, lastUsed: now, lastChecked: now, index: len(p.all)}
+		r := &Resource[T]{value: v, p: p, created: now, lastUsed: now, lastChecked: now, index: len(p.all), checkedGen: p.suspectGen}
 		if p.cfg.MaxLifetime > 0 {
 			life := p.cfg.MaxLifetime
 			if p.s.lifetimeJitter > 0 {

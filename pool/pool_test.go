@@ -1046,3 +1046,37 @@ func TestFastPathDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+func TestDestroyMakesOlderIdleSuspect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &backend{}
+		p := newPool(t, b, Config[*conn]{MaxSize: 4, MinSize: 4, Check: b.check, HealthCheckPeriod: -1})
+		synctest.Wait()
+		var rs []*Resource[*conn]
+		for range 4 {
+			rs = append(rs, mustAcquire(t, p))
+		}
+		for _, r := range rs {
+			release(r) // all used just now: no idle-time check would run
+		}
+		b.restart()
+		// The first holder finds its conn dead in use and destroys it.
+		r := mustAcquire(t, p)
+		if !r.Value().dead.Load() {
+			t.Fatal("expected the first conn out to be one the restart killed")
+		}
+		r.Value().inUse.Store(false)
+		r.Destroy()
+		// Every other old conn is now suspect: checked, found dead, replaced.
+		for range 4 {
+			r := mustAcquire(t, p)
+			if r.Value().dead.Load() {
+				t.Fatalf("dead conn %d lent after a Destroy made it suspect", r.Value().id)
+			}
+			defer release(r)
+		}
+		if s := p.Stats(); s.Destroyed.CheckFailed != 3 || s.Destroyed.Broken != 1 || s.CheckFailures != 3 {
+			t.Errorf("Destroyed = %+v, CheckFailures = %d; want 3 check failures and 1 broken", s.Destroyed, s.CheckFailures)
+		}
+	})
+}
