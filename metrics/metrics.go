@@ -116,9 +116,16 @@ var _ prometheus.Collector = (*Metrics)(nil)
 // [Metrics.StatusHandler]); nothing is ever registered on
 // prometheus.DefaultRegisterer unless it is passed as reg.
 //
-// On failure (bad buckets, or reg refused the metrics, typically because
-// another collector already uses their names) it returns a nil Metrics and
-// the error.
+// On failure (bad buckets, or reg refused the metrics) it returns a nil
+// Metrics and the error. When reg already holds a Metrics, the error wraps
+// a prometheus.AlreadyRegisteredError whose ExistingCollector is that
+// *Metrics, so that components sharing a registry can share one:
+//
+//	m, err := metrics.New(reg, opts)
+//	var are prometheus.AlreadyRegisteredError
+//	if errors.As(err, &are) {
+//		m, _ = are.ExistingCollector.(*metrics.Metrics)
+//	}
 func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	var err error
 	m := &Metrics{

@@ -61,11 +61,14 @@ func TestNewErrors(t *testing.T) {
 		t.Error("New with repeated RequestBuckets: no error")
 	}
 	reg := prometheus.NewRegistry()
-	if _, err := metrics.New(reg, metrics.Options{}); err != nil {
+	m1, err := metrics.New(reg, metrics.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := metrics.New(reg, metrics.Options{}); err == nil {
-		t.Error("second New on the same registry: no error")
+	m2, err := metrics.New(reg, metrics.Options{})
+	var are prometheus.AlreadyRegisteredError
+	if m2 != nil || !errors.As(err, &are) || are.ExistingCollector != m1 {
+		t.Errorf("second New on the same registry = %v, %v; want nil and an AlreadyRegisteredError holding the first", m2, err)
 	}
 }
 
