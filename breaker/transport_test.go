@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/poolkit/poolkit/internal/memnet"
 	"github.com/poolkit/poolkit/breaker"
 )
 
@@ -126,7 +127,7 @@ func TestTransportHalfOpenRecovery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		h := &flakyHandler{}
 		h.down.Store(true)
-		tr := servePipe(t, h)
+		tr := memnet.Serve(t, h)
 		const timeout = 30 * time.Second
 		b := mustNew(t, "payment", breaker.Settings{ConsecutiveFailures: 2, OpenTimeout: timeout, HalfOpenProbes: 2})
 		c := &http.Client{Transport: breaker.NewTransport(tr, b, nil)}

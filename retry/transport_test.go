@@ -15,6 +15,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/poolkit/poolkit/internal/memnet"
 	"github.com/poolkit/poolkit/retry"
 )
 
@@ -290,7 +291,7 @@ func TestTransportRetryAfterTiming(t *testing.T) {
 				var first atomic.Bool
 				var at []time.Duration
 				start := time.Now()
-				tr := servePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				tr := memnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					at = append(at, time.Since(start))
 					if !first.Swap(true) {
 						w.Header().Set("Retry-After", tt.retryAfter(time.Now()))
@@ -317,7 +318,7 @@ func TestTransportRetryAfterTiming(t *testing.T) {
 func TestTransportCanceledWhileWaiting(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var requests atomic.Int64
-		tr := servePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tr := memnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			requests.Add(1)
 			w.Header().Set("Retry-After", "5")
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -340,7 +341,7 @@ func TestTransportCanceledWhileWaiting(t *testing.T) {
 func TestTransportAttemptTimeoutCoversBody(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var requests atomic.Int64
-		tr := servePipe(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tr := memnet.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if requests.Add(1) == 1 {
 				<-r.Context().Done() // hang until the attempt times out
 				return
