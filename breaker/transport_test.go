@@ -12,8 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/poolkit/poolkit/internal/memnet"
 	"github.com/poolkit/poolkit/breaker"
+	"github.com/poolkit/poolkit/internal/memnet"
 )
 
 // flakyHandler answers 503 while down is true, 200 otherwise, and counts the
