@@ -52,7 +52,7 @@
 // The names and their OpenTelemetry equivalents (METRICS.md holds the same
 // table in Markdown):
 //
-//	Prometheus                                  type       OpenTelemetry                               go_sql_* (Options.GoSQLNames)
+//	Prometheus                                  type       OpenTelemetry                               go_sql_* (GoSQLCollector)
 //	poolkit_pool_open_connections               gauge      db.client.connection.count (all states);    go_sql_open_connections
 //	                                                       http.client.open_connections (all states)
 //	poolkit_pool_idle_connections               gauge      db.client.connection.count{state=idle};     go_sql_idle_connections
@@ -95,6 +95,8 @@
 // The pool label is OpenTelemetry's db.client.connection.pool.name; origin
 // is url.scheme, server.address and server.port together.
 //
+// The go_sql_* names come from a second collector, [Metrics.GoSQLCollector],
+// registered beside the Metrics by those who want them.
 // go_sql_max_idle_closed_total counts connections closed while idle, beyond
 // MaxIdle or past IdleTimeout alike (the pool does not tell them apart), and
 // go_sql_max_idle_time_closed_total is not emitted. Do not register

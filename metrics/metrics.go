@@ -21,7 +21,8 @@ const (
 )
 
 // Options configures [New]. The zero value is a sensible setup: the default
-// buckets and no go_sql_* names.
+// buckets. Options change no metric name, so Metrics made with different
+// Options are the same collector to a registry (see [New]).
 type Options struct {
 	// WaitBuckets are the upper bounds, in seconds, of the histogram of
 	// the time Acquire waited (poolkit_pool_wait_time_seconds). Zero:
@@ -41,13 +42,6 @@ type Options struct {
 	// (poolkit_http_client_request_duration_seconds). Zero:
 	// [DefaultRequestBuckets].
 	RequestBuckets []float64
-
-	// GoSQLNames also reports every pool of kind [KindSQL] under the names
-	// of client_golang's collectors.NewDBStatsCollector (go_sql_*, label
-	// db_name), so that dashboards built for database/sql work unchanged.
-	// Do not register a DBStatsCollector for the same name on the same
-	// registry: the names would collide. Zero: off.
-	GoSQLNames bool
 }
 
 // DefaultWaitBuckets returns the default buckets of the wait-time
@@ -90,16 +84,13 @@ func DefaultRequestBuckets() []float64 {
 // Create it with [New]; it is safe for concurrent use. Several Metrics may
 // live in one process, each registered on its own registry.
 type Metrics struct {
-	opts Options
-
 	mu       sync.Mutex
 	sources  map[sourceKey]Source
 	breakers map[string]*breaker.Breaker
 	regs     []*breaker.Registry
 
-	poolDescs  poolDescs
-	goSQLDescs goSQLDescs
-	stateDesc  *prometheus.Desc
+	poolDescs poolDescs
+	stateDesc *prometheus.Desc
 
 	waitTime, useTime, createTime, lifetime *durationHistogramVec
 	requests                                *prometheus.HistogramVec
@@ -129,12 +120,10 @@ var _ prometheus.Collector = (*Metrics)(nil)
 func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	var err error
 	m := &Metrics{
-		opts:     opts,
 		sources:  map[sourceKey]Source{},
 		breakers: map[string]*breaker.Breaker{},
 	}
 	m.poolDescs = newPoolDescs()
-	m.goSQLDescs = newGoSQLDescs()
 	m.stateDesc = prometheus.NewDesc(namespace+"_breaker_state",
 		"Whether the circuit breaker is in the given state (1) or not (0), read at scrape time.",
 		[]string{"service", "state"}, nil)
@@ -211,9 +200,6 @@ func (m *Metrics) Describe(ch chan<- *prometheus.Desc) {
 		c.Describe(ch)
 	}
 	m.poolDescs.describe(ch)
-	if m.opts.GoSQLNames {
-		m.goSQLDescs.describe(ch)
-	}
 	ch <- m.stateDesc
 }
 
@@ -236,9 +222,6 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, p := range m.snapshot() {
 		m.poolDescs.collect(ch, p)
-		if m.opts.GoSQLNames && p.Kind == KindSQL {
-			m.goSQLDescs.collect(ch, p)
-		}
 	}
 	for _, c := range m.vecs() {
 		c.Collect(ch)

@@ -266,17 +266,51 @@ func (d *poolDescs) collect(ch chan<- prometheus.Metric, p poolSnapshot) {
 	}
 }
 
-// goSQLDescs are the names of client_golang's collectors.NewDBStatsCollector.
-type goSQLDescs struct {
-	metrics []poolMetric
+// GoSQLCollector returns a collector that reports every source of kind
+// [KindSQL] added to m under the names of client_golang's
+// collectors.NewDBStatsCollector (go_sql_*, label db_name = Source.Name),
+// read at scrape time like m's own, so that dashboards built for
+// database/sql work unchanged. Register it beside m to turn them on:
+//
+//	reg.MustRegister(m.GoSQLCollector())
+//
+// go_sql_max_idle_closed_total counts the connections closed while idle,
+// beyond MaxIdle or past IdleTimeout alike (the pool does not tell them
+// apart), and go_sql_max_idle_time_closed_total is not reported. Do not
+// register a DBStatsCollector for the same db_name on the same registry:
+// the series would collide.
+func (m *Metrics) GoSQLCollector() prometheus.Collector {
+	return &goSQLCollector{m: m, descs: newGoSQLDescs()}
 }
 
-func newGoSQLDescs() goSQLDescs {
+type goSQLCollector struct {
+	m     *Metrics
+	descs []poolMetric
+}
+
+func (c *goSQLCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, pm := range c.descs {
+		ch <- pm.desc
+	}
+}
+
+func (c *goSQLCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range c.m.snapshot() {
+		if p.Kind != KindSQL || p.Origin != "" {
+			continue
+		}
+		for _, pm := range c.descs {
+			ch <- prometheus.MustNewConstMetric(pm.desc, pm.typ, pm.val(&p.Stats), p.Name)
+		}
+	}
+}
+
+func newGoSQLDescs() []poolMetric {
 	desc := func(name, help string) *prometheus.Desc {
 		return prometheus.NewDesc("go_sql_"+name, help, []string{"db_name"}, nil)
 	}
 	g, c := prometheus.GaugeValue, prometheus.CounterValue
-	return goSQLDescs{metrics: []poolMetric{
+	return []poolMetric{
 		{desc("max_open_connections", "Maximum number of open connections to the database."), g, func(s *pool.Stats) float64 { return float64(s.MaxSize) }},
 		{desc("open_connections", "The number of established connections both in use and idle."), g, func(s *pool.Stats) float64 { return float64(s.Open) }},
 		{desc("in_use_connections", "The number of connections currently in use."), g, func(s *pool.Stats) float64 { return float64(s.InUse) }},
@@ -285,18 +319,6 @@ func newGoSQLDescs() goSQLDescs {
 		{desc("wait_duration_seconds_total", "The total time blocked waiting for a new connection."), c, func(s *pool.Stats) float64 { return s.WaitTime.Seconds() }},
 		{desc("max_idle_closed_total", "The total number of connections closed while idle (beyond MaxIdle or past IdleTimeout)."), c, func(s *pool.Stats) float64 { return float64(s.Destroyed.Idle) }},
 		{desc("max_lifetime_closed_total", "The total number of connections closed due to MaxLifetime."), c, func(s *pool.Stats) float64 { return float64(s.Destroyed.Lifetime) }},
-	}}
-}
-
-func (d *goSQLDescs) describe(ch chan<- *prometheus.Desc) {
-	for _, pm := range d.metrics {
-		ch <- pm.desc
-	}
-}
-
-func (d *goSQLDescs) collect(ch chan<- prometheus.Metric, p poolSnapshot) {
-	for _, pm := range d.metrics {
-		ch <- prometheus.MustNewConstMetric(pm.desc, pm.typ, pm.val(&p.Stats), p.Name)
 	}
 }
 

@@ -59,11 +59,11 @@ func TestPoolScripted(t *testing.T) {
 			UseBuckets:      []float64{0.5, 0.9, 1},
 			CreateBuckets:   []float64{0.1, 0.2},
 			LifetimeBuckets: []float64{1, 2},
-			GoSQLNames:      true,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
+		reg.MustRegister(m.GoSQLCollector())
 		p, err := pool.New(pool.Config[int]{
 			Name:    "orders",
 			MaxSize: 2,

@@ -65,7 +65,7 @@ func TestNewErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2, err := metrics.New(reg, metrics.Options{})
+	m2, err := metrics.New(reg, metrics.Options{WaitBuckets: []float64{1}})
 	var are prometheus.AlreadyRegisteredError
 	if m2 != nil || !errors.As(err, &are) || are.ExistingCollector != m1 {
 		t.Errorf("second New on the same registry = %v, %v; want nil and an AlreadyRegisteredError holding the first", m2, err)
@@ -116,7 +116,7 @@ poolkit_pool_wait_time_seconds_count{kind="http",origin="https://api.example:443
 
 // TestLint populates every metric family and runs promlint over them.
 func TestLint(t *testing.T) {
-	m, err := metrics.New(nil, metrics.Options{GoSQLNames: true})
+	m, err := metrics.New(nil, metrics.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestLint(t *testing.T) {
 
 	families := map[string]bool{}
 	reg := prometheus.NewPedanticRegistry()
-	reg.MustRegister(m)
+	reg.MustRegister(m, m.GoSQLCollector())
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -165,12 +165,14 @@ func TestLint(t *testing.T) {
 	if len(families) != 38 {
 		t.Errorf("%d families populated, want 38: %v", len(families), families)
 	}
-	problems, err := testutil.CollectAndLint(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	for _, c := range []prometheus.Collector{m, m.GoSQLCollector()} {
+		problems, err := testutil.CollectAndLint(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range problems {
+			t.Errorf("lint: %s: %s", p.Metric, p.Text)
+		}
 	}
 }
 
