@@ -170,15 +170,38 @@ func (o *origin) destroy(c *conn) {
 	c.cc.Close()
 }
 
-// warmOne acquires a connection (dialing one if none is idle) and gives it
-// back at once.
-func (o *origin) warmOne(ctx context.Context) error {
-	res, err := o.pool.Acquire(ctx)
-	if err != nil {
-		return err
+// warm holds n connections of the pool at once (dialing those that are
+// not idle), so that n distinct connections are open, then gives them all
+// back. It returns the error of the first acquisition that failed.
+func (o *origin) warm(ctx context.Context, n int) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		held  []*pool.Resource[*conn]
+		first error
+	)
+	for range n {
+		wg.Go(func() {
+			res, err := o.pool.Acquire(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if errors.Is(err, pool.ErrClosed) {
+					err = ErrClosed
+				}
+				if first == nil {
+					first = err
+				}
+				return
+			}
+			held = append(held, res)
+		})
 	}
-	giveBack(res)
-	return nil
+	wg.Wait()
+	for _, res := range held {
+		giveBack(res)
+	}
+	return first
 }
 
 // giveBack returns a connection to its pool, destroying it when it takes

@@ -172,16 +172,13 @@ func (t *Transport) Warm(ctx context.Context, origins ...string) error {
 			errs = append(errs, fmt.Errorf("httpclient: Warm %q: %w", s, err))
 			continue
 		}
-		n := max(t.cfg.MinSize, 1)
-		for range n {
-			wg.Go(func() {
-				if err := o.warmOne(ctx); err != nil {
-					mu.Lock()
-					errs = append(errs, fmt.Errorf("httpclient: Warm %s: %w", o.name, err))
-					mu.Unlock()
-				}
-			})
-		}
+		wg.Go(func() {
+			if err := o.warm(ctx, max(t.cfg.MinSize, 1)); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("httpclient: Warm %s: %w", o.name, err))
+				mu.Unlock()
+			}
+		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
