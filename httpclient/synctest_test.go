@@ -418,3 +418,83 @@ func TestSynctestWarmZeroMinSize(t *testing.T) {
 		}
 	})
 }
+
+// TestSynctestLifetimeRotationUnderLoad: under steady load, connections
+// are rotated as they reach MaxLifetime: none lives longer than
+// MaxLifetime plus one request's time (the request in flight when it
+// expired), and no request fails.
+func TestSynctestLifetimeRotationUnderLoad(t *testing.T) {
+	for _, p := range protos {
+		t.Run(p.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const (
+					lifetime = time.Minute
+					jitter   = 10 * time.Second
+					reqTime  = time.Second
+					run      = 10 * time.Minute
+					workers  = 4
+				)
+				n, cfg := startMemNet(p, http.HandlerFunc(sleepHandler))
+				cfg.MaxSize = workers
+				cfg.MaxLifetime = lifetime
+				cfg.MaxLifetimeJitter = jitter
+				tr := mustTransport(t, cfg)
+				defer closeAll(t, tr, n)
+
+				start := time.Now()
+				var (
+					wg       sync.WaitGroup
+					mu       sync.Mutex
+					sent     int
+					failures []error
+				)
+				for range workers {
+					wg.Go(func() {
+						for time.Since(start) < run {
+							err := sleepGet(tr, reqTime)
+							mu.Lock()
+							sent++
+							if err != nil {
+								failures = append(failures, err)
+							}
+							mu.Unlock()
+						}
+					})
+				}
+				wg.Wait()
+				synctest.Wait()
+				if len(failures) > 0 {
+					t.Fatalf("%d of %d requests failed; first: %v", len(failures), sent, failures[0])
+				}
+				now := time.Now()
+				h := n.history()
+				var oldest time.Duration
+				for _, l := range h {
+					age := l.age()
+					if l.closed.IsZero() {
+						age = now.Sub(l.opened) // still open
+					}
+					oldest = max(oldest, age)
+					if age > lifetime+reqTime {
+						t.Errorf("a connection lived %v (served %d requests), want <= MaxLifetime + one request = %v",
+							age, l.requests, lifetime+reqTime)
+					}
+				}
+				st := tr.Stats()[originOf(memURL)]
+				// Ten lifetimes went by: each connection slot was
+				// rotated at least nine times.
+				slots := workers
+				if p == h2c {
+					slots = 1 // HTTP/2 packs the four workers on one connection
+				}
+				if len(h) < 9*slots || st.Pool.Destroyed.Lifetime < uint64(9*slots) {
+					t.Errorf("%d connections in all, %d retired for lifetime; want >= %d each", len(h), st.Pool.Destroyed.Lifetime, 9*slots)
+				}
+				if st.Failures != 0 || st.Replays != 0 {
+					t.Errorf("stats: %d failures, %d replays; want 0, 0", st.Failures, st.Replays)
+				}
+				t.Logf("%d requests, %d connections, oldest %v, destroyed %+v", sent, len(h), oldest, st.Pool.Destroyed)
+			})
+		})
+	}
+}
