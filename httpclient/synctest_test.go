@@ -8,10 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/poolkit/poolkit/pool"
 )
 
 // memNet is an in-memory network for tests in a synctest bubble: a
@@ -497,4 +500,213 @@ func TestSynctestLifetimeRotationUnderLoad(t *testing.T) {
 			})
 		})
 	}
+}
+
+// gatedHandler sends its response headers once headers is closed and its
+// body once body is closed, or gives up when the connection goes.
+func gatedHandler(headers, body <-chan struct{}) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-headers:
+		case <-r.Context().Done():
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-body:
+		case <-r.Context().Done():
+			return
+		}
+		io.WriteString(w, "ok")
+	}
+}
+
+// TestSynctestInFlightStats: InFlight counts requests from the wait for
+// headers to the end of the body, Requests counts responses returned, and
+// for HTTP/2 the requests share one connection (Shared, Pool.InUse 1)
+// which goes back to the pool when they are done.
+func TestSynctestInFlightStats(t *testing.T) {
+	for _, p := range protos {
+		t.Run(p.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const k = 10
+				headers, body := make(chan struct{}), make(chan struct{})
+				n, cfg := startMemNet(p, gatedHandler(headers, body))
+				cfg.MaxSize = k
+				tr := mustTransport(t, cfg)
+				defer closeAll(t, tr, n)
+				stats := func() OriginStats { return tr.Stats()[originOf(memURL)] }
+
+				var wg sync.WaitGroup
+				errs := make(chan error, k)
+				for range k {
+					wg.Go(func() {
+						req, _ := http.NewRequest(http.MethodGet, memURL, nil)
+						resp, err := tr.RoundTrip(req)
+						if err != nil {
+							errs <- err
+							return
+						}
+						defer resp.Body.Close()
+						b, err := io.ReadAll(resp.Body)
+						if err == nil && string(b) != "ok" {
+							err = fmt.Errorf("body %q, want ok", b)
+						}
+						errs <- err
+					})
+				}
+				synctest.Wait()
+				// Waiting for headers.
+				wantInUse, wantShared := k, 0
+				if p == h2c {
+					wantInUse, wantShared = 1, 1
+				}
+				st := stats()
+				if st.InFlight != k || st.Requests != 0 || st.Shared != wantShared || st.Pool.InUse != wantInUse || st.Pool.Open != wantInUse {
+					t.Fatalf("awaiting headers: InFlight %d, Requests %d, Shared %d, InUse %d, Open %d; want %d, 0, %d, %d, %d",
+						st.InFlight, st.Requests, st.Shared, st.Pool.InUse, st.Pool.Open, k, wantShared, wantInUse, wantInUse)
+				}
+				// Responses returned, bodies not yet read.
+				close(headers)
+				synctest.Wait()
+				st = stats()
+				if st.InFlight != k || st.Requests != k || st.Shared != wantShared || st.Pool.InUse != wantInUse {
+					t.Fatalf("reading bodies: InFlight %d, Requests %d, Shared %d, InUse %d; want %d, %d, %d, %d",
+						st.InFlight, st.Requests, st.Shared, st.Pool.InUse, k, k, wantShared, wantInUse)
+				}
+				// Bodies read and closed.
+				close(body)
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				synctest.Wait()
+				st = stats()
+				if st.InFlight != 0 || st.Requests != k || st.Failures != 0 || st.Shared != 0 || st.Pool.InUse != 0 || st.Pool.Idle != wantInUse {
+					t.Fatalf("done: InFlight %d, Requests %d, Failures %d, Shared %d, InUse %d, Idle %d; want 0, %d, 0, 0, 0, %d",
+						st.InFlight, st.Requests, st.Failures, st.Shared, st.Pool.InUse, st.Pool.Idle, k, wantInUse)
+				}
+				wantProto := map[proto]string{h1: "HTTP/1.1", h2c: "HTTP/2"}[p]
+				if st.Protocol != wantProto {
+					t.Errorf("Protocol = %q, want %q", st.Protocol, wantProto)
+				}
+			})
+		})
+	}
+}
+
+// TestSynctestCloseInFlight: Close with a request reading its body, one
+// awaiting headers and (HTTP/1) one waiting for a connection: Close
+// returns, every request ends with an error (the waiting one with
+// ErrClosed), later calls get ErrClosed, and no goroutine is left behind
+// (the bubble could not end otherwise).
+func TestSynctestCloseInFlight(t *testing.T) {
+	for _, p := range protos {
+		t.Run(p.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// "/body" sends its headers and then stalls; anything
+				// else stalls before its headers. Both until the
+				// connection goes.
+				n, cfg := startMemNet(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/body" {
+						w.WriteHeader(http.StatusOK)
+						w.(http.Flusher).Flush()
+					}
+					<-r.Context().Done()
+				}))
+				defer n.close()
+				cfg.MaxSize = 2
+				tr := mustTransport(t, cfg)
+
+				req, _ := http.NewRequest(http.MethodGet, memURL+"/body", nil)
+				reading, err := tr.RoundTrip(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				const hanging = 2 // HTTP/1: one on the second connection, one waiting
+				errs := make(chan error, hanging)
+				for range hanging {
+					go func() {
+						_, _, err := get(tr, memURL+"/hang")
+						errs <- err
+					}()
+				}
+				synctest.Wait()
+				st := tr.Stats()[originOf(memURL)]
+				if st.InFlight != 1+hanging-st.Pool.Waiting || (p == h1 && st.Pool.Waiting != 1) {
+					t.Fatalf("before Close: InFlight %d, Waiting %d; want 3 in all, HTTP/1 1 waiting", st.InFlight, st.Pool.Waiting)
+				}
+
+				if err := tr.Close(); err != nil {
+					t.Fatalf("Close: %v", err)
+				}
+				if _, err := io.ReadAll(reading.Body); err == nil {
+					t.Error("reading a body after Close: no error")
+				}
+				reading.Body.Close()
+				closedErrs := 0
+				for range hanging {
+					err := <-errs
+					if err == nil {
+						t.Error("a request in flight at Close succeeded")
+					}
+					if errors.Is(err, ErrClosed) {
+						closedErrs++
+					}
+				}
+				if p == h1 && closedErrs < 1 {
+					t.Errorf("%d requests failed with ErrClosed, want the one waiting for a connection", closedErrs)
+				}
+				if _, _, err := get(tr, memURL+"/after"); !errors.Is(err, ErrClosed) {
+					t.Errorf("RoundTrip after Close: %v, want ErrClosed", err)
+				}
+				if err := tr.Warm(t.Context(), memURL); !errors.Is(err, ErrClosed) {
+					t.Errorf("Warm after Close: %v, want ErrClosed", err)
+				}
+				if err := tr.Close(); err != nil {
+					t.Errorf("second Close: %v", err)
+				}
+				synctest.Wait()
+				if got := n.open(); got != 0 {
+					t.Errorf("the server still has %d connections open after Close", got)
+				}
+			})
+		})
+	}
+}
+
+// TestWarmErrors: Warm reports each origin it could not warm, by name, and
+// warms the others.
+func TestWarmErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n, cfg := startMemNet(h1, http.HandlerFunc(sleepHandler))
+		defer n.close()
+		cfg.MinSize = 2
+		dial := cfg.DialContext
+		cfg.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if addr == "down.test:80" {
+				return nil, errors.New("connection refused")
+			}
+			return dial(ctx, network, addr)
+		}
+		tr := mustTransport(t, cfg)
+		defer tr.Close()
+		err := tr.Warm(t.Context(), memURL, "http://down.test", "ftp://x", "%zz")
+		for _, want := range []string{"http://down.test:80", "connection refused", `unsupported protocol scheme "ftp"`, `"%zz"`} {
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("Warm error %v does not mention %q", err, want)
+			}
+		}
+		var ce *pool.CreateError
+		if !errors.As(err, &ce) {
+			t.Errorf("Warm error %v wraps no *pool.CreateError", err)
+		}
+		if got := n.open(); got != 2 {
+			t.Errorf("the reachable origin has %d connections open, want MinSize 2", got)
+		}
+	})
 }

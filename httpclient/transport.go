@@ -161,22 +161,25 @@ func (t *Transport) Warm(ctx context.Context, origins ...string) error {
 		mu   sync.Mutex
 		errs []error
 	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
 	for _, s := range origins {
 		u, err := url.Parse(s)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("httpclient: Warm %q: %w", s, err))
+			fail(fmt.Errorf("httpclient: Warm %q: %w", s, err))
 			continue
 		}
 		o, err := t.originFor(u)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("httpclient: Warm %q: %w", s, err))
+			fail(fmt.Errorf("httpclient: Warm %q: %w", s, err))
 			continue
 		}
 		wg.Go(func() {
 			if err := o.warm(ctx, max(t.cfg.MinSize, 1)); err != nil {
-				mu.Lock()
-				errs = append(errs, fmt.Errorf("httpclient: Warm %s: %w", o.name, err))
-				mu.Unlock()
+				fail(fmt.Errorf("httpclient: Warm %s: %w", o.name, err))
 			}
 		})
 	}
