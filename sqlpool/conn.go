@@ -23,11 +23,18 @@ type physConn struct {
 // database/sql never calls a driver.Conn from two goroutines at once (it
 // holds its driverConn's lock around every call), so the flags below need
 // no lock of their own.
+//
+// After Close the physical connection may already be lent to another
+// caller: every method of a closed conn, and of its statements and
+// transaction, returns driver.ErrBadConn (IsValid false) without touching
+// it, so a wrapper kept past Close (a driver used by hand, sql.Conn.Raw)
+// cannot run on someone else's session.
 type conn struct {
 	c   *Connector
 	res *pool.Resource[*physConn]
 	dc  driver.Conn
 
+	stmts  int  // statements prepared and not yet closed
 	inTx   bool // a transaction was begun and has not ended
 	bad    bool // the driver said the connection is broken
 	closed bool
@@ -58,8 +65,10 @@ func (cn *conn) note(err error) error {
 }
 
 // Close gives the connection back to the pool: destroyed when it is
-// broken or still inside a transaction, released otherwise (the pool then
-// resets it, see Connector).
+// broken, still inside a transaction or still has statements open (their
+// state on the session is unknown to the next user), released otherwise
+// (the pool then resets it, see Connector). Calls after the first do
+// nothing.
 func (cn *conn) Close() error {
 	if cn.closed {
 		return nil
@@ -73,6 +82,9 @@ func (cn *conn) Close() error {
 	case cn.inTx:
 		cn.c.stats.leftInTx.Add(1)
 		cn.res.Destroy()
+	case cn.stmts > 0:
+		cn.c.stats.leftOpen.Add(1)
+		cn.res.Destroy()
 	default:
 		cn.res.Release()
 	}
@@ -84,6 +96,9 @@ func (cn *conn) Prepare(query string) (driver.Stmt, error) {
 }
 
 func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
+	if cn.closed {
+		return nil, driver.ErrBadConn
+	}
 	var (
 		s   driver.Stmt
 		err error
@@ -100,6 +115,7 @@ func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, 
 	if err != nil {
 		return nil, cn.note(err)
 	}
+	cn.stmts++
 	//lint:ignore SA1019 forwarded for drivers that use it
 	if _, ok := s.(driver.ColumnConverter); ok {
 		return &stmtCC{stmt{cn: cn, s: s}}, nil
@@ -112,6 +128,9 @@ func (cn *conn) Begin() (driver.Tx, error) {
 }
 
 func (cn *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	if cn.closed {
+		return nil, driver.ErrBadConn
+	}
 	var (
 		t   driver.Tx
 		err error
@@ -140,6 +159,9 @@ func (cn *conn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, 
 }
 
 func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Result, error) {
+	if cn.closed {
+		return nil, driver.ErrBadConn
+	}
 	if e, ok := cn.dc.(driver.ExecerContext); ok {
 		r, err := e.ExecContext(ctx, query, args)
 		return r, cn.note(err)
@@ -160,6 +182,9 @@ func (cn *conn) ExecContext(ctx context.Context, query string, args []driver.Nam
 }
 
 func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.NamedValue) (driver.Rows, error) {
+	if cn.closed {
+		return nil, driver.ErrBadConn
+	}
 	if q, ok := cn.dc.(driver.QueryerContext); ok {
 		r, err := q.QueryContext(ctx, query, args)
 		return r, cn.note(err)
@@ -182,6 +207,9 @@ func (cn *conn) QueryContext(ctx context.Context, query string, args []driver.Na
 // CheckNamedValue forwards to the driver's checker; driver.ErrSkip makes
 // database/sql use its default conversion, as it would without one.
 func (cn *conn) CheckNamedValue(nv *driver.NamedValue) error {
+	if cn.closed {
+		return driver.ErrBadConn
+	}
 	if c, ok := cn.dc.(driver.NamedValueChecker); ok {
 		return c.CheckNamedValue(nv)
 	}
@@ -189,6 +217,9 @@ func (cn *conn) CheckNamedValue(nv *driver.NamedValue) error {
 }
 
 func (cn *conn) Ping(ctx context.Context) error {
+	if cn.closed {
+		return driver.ErrBadConn
+	}
 	if p, ok := cn.dc.(driver.Pinger); ok {
 		return cn.note(p.Ping(ctx))
 	}
@@ -198,7 +229,7 @@ func (cn *conn) Ping(ctx context.Context) error {
 // ResetSession is called by database/sql when it reuses the connection
 // without closing it (it hands it straight to a waiting caller).
 func (cn *conn) ResetSession(ctx context.Context) error {
-	if cn.bad {
+	if cn.bad || cn.closed {
 		return driver.ErrBadConn
 	}
 	if r, ok := cn.dc.(driver.SessionResetter); ok {
@@ -208,7 +239,7 @@ func (cn *conn) ResetSession(ctx context.Context) error {
 }
 
 func (cn *conn) IsValid() bool {
-	if cn.bad {
+	if cn.bad || cn.closed {
 		return false
 	}
 	if v, ok := cn.dc.(driver.Validator); ok && !v.IsValid() {
@@ -236,8 +267,19 @@ type tx struct {
 	t  driver.Tx
 }
 
-func (t *tx) Commit() error   { return t.end(t.t.Commit()) }
-func (t *tx) Rollback() error { return t.end(t.t.Rollback()) }
+func (t *tx) Commit() error {
+	if t.cn.closed {
+		return driver.ErrBadConn
+	}
+	return t.end(t.t.Commit())
+}
+
+func (t *tx) Rollback() error {
+	if t.cn.closed {
+		return driver.ErrBadConn
+	}
+	return t.end(t.t.Rollback())
+}
 
 func (t *tx) end(err error) error {
 	t.cn.inTx = false
@@ -248,9 +290,11 @@ func (t *tx) end(err error) error {
 }
 
 // stmt forwards a prepared statement, watching for driver.ErrBadConn.
+// Once its conn is closed it no longer reaches the driver (see conn).
 type stmt struct {
-	cn *conn
-	s  driver.Stmt
+	cn     *conn
+	s      driver.Stmt
+	closed bool
 }
 
 var (
@@ -262,22 +306,45 @@ var (
 	_ driver.ColumnConverter = (*stmtCC)(nil)
 )
 
-func (s *stmt) Close() error  { return s.s.Close() }
+// Close closes the driver's statement, unless its conn was closed first:
+// the session may be someone else's by now, and the conn was destroyed
+// for the statement left open.
+func (s *stmt) Close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if s.cn.closed {
+		return nil
+	}
+	s.cn.stmts--
+	return s.s.Close()
+}
+
 func (s *stmt) NumInput() int { return s.s.NumInput() }
 
 func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
+	if s.cn.closed {
+		return nil, driver.ErrBadConn
+	}
 	//lint:ignore SA1019 legacy path, called only by legacy callers
 	r, err := s.s.Exec(args)
 	return r, s.cn.note(err)
 }
 
 func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
+	if s.cn.closed {
+		return nil, driver.ErrBadConn
+	}
 	//lint:ignore SA1019 legacy path, called only by legacy callers
 	r, err := s.s.Query(args)
 	return r, s.cn.note(err)
 }
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	if s.cn.closed {
+		return nil, driver.ErrBadConn
+	}
 	if e, ok := s.s.(driver.StmtExecContext); ok {
 		r, err := e.ExecContext(ctx, args)
 		return r, s.cn.note(err)
@@ -293,6 +360,9 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 }
 
 func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	if s.cn.closed {
+		return nil, driver.ErrBadConn
+	}
 	if q, ok := s.s.(driver.StmtQueryContext); ok {
 		r, err := q.QueryContext(ctx, args)
 		return r, s.cn.note(err)

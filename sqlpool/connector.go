@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +35,7 @@ type Connector struct {
 	sized    atomic.Bool  // the sizing check has run
 
 	stats struct {
-		broken, leftInTx, failedFast, resetErrors atomic.Uint64
+		broken, leftInTx, leftOpen, failedFast, resetErrors atomic.Uint64
 	}
 
 	closeOnce sync.Once
@@ -44,6 +45,9 @@ type Connector struct {
 var (
 	_ driver.Connector = (*Connector)(nil)
 	_ io.Closer        = (*Connector)(nil)
+	_ fmt.Stringer     = (*Connector)(nil)
+	_ fmt.GoStringer   = (*Connector)(nil)
+	_ slog.LogValuer   = (*Connector)(nil)
 )
 
 // NewConnector returns a Connector that pools the connections of c.
@@ -126,6 +130,17 @@ func (w breakerWatch) Rejected(name string) {
 		w.next.Rejected(name)
 	}
 }
+
+// String names the connector. It, GoString and LogValue exist so that
+// printing a Connector (fmt's %v, %+v, %#v, or a slog attribute) shows its
+// name only, never the fields that hold the DSN or its password.
+func (c *Connector) String() string { return fmt.Sprintf("sqlpool.Connector(%q)", c.cfg.Name) }
+
+// GoString is String, for %#v.
+func (c *Connector) GoString() string { return c.String() }
+
+// LogValue is String, for log/slog.
+func (c *Connector) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // Name returns the connector's name: Config.Name or its default.
 func (c *Connector) Name() string { return c.cfg.Name }
@@ -300,6 +315,7 @@ type Stats struct {
 	// Counters, cumulative since NewConnector.
 	Broken      uint64 // connections destroyed because the driver reported them broken
 	LeftInTx    uint64 // connections destroyed because they came back inside a transaction
+	LeftOpen    uint64 // connections destroyed because they came back with statements still open
 	ResetErrors uint64 // connections destroyed because their reset failed
 	FailedFast  uint64 // Connect calls failed at once by the open breaker
 }
@@ -311,6 +327,7 @@ func (c *Connector) Stats() Stats {
 		Stats:       c.pool.Stats(),
 		Broken:      c.stats.broken.Load(),
 		LeftInTx:    c.stats.leftInTx.Load(),
+		LeftOpen:    c.stats.leftOpen.Load(),
 		ResetErrors: c.stats.resetErrors.Load(),
 		FailedFast:  c.stats.failedFast.Load(),
 	}
