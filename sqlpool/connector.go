@@ -175,19 +175,24 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 			return nil, c.acquireError(err)
 		}
 		pc := res.Value()
-		// After a connection turned out broken in use, the ones at least
-		// as old are checked once before use: the server may have
-		// restarted or killed them all, and the pool's own check skips a
-		// connection used within CheckAfterIdle.
+		// After a connection turned out broken, every connection open at
+		// that moment is checked once before use: the server may have
+		// restarted or killed them all. The pool's own rule (a Destroy
+		// makes the idle resources as old as the destroyed one suspect)
+		// does not cover the connections created after the broken one
+		// but before it broke; a check the pool ran since counts (see
+		// check), so no connection is checked twice.
 		if bs := c.badSince.Load(); bs != 0 && pc.verified.Load() < bs && res.CreatedAt().UnixNano() <= bs {
-			if err := c.check(ctx, pc); err != nil {
+			cctx, cancel := context.WithTimeout(ctx, pool.DefaultCheckTimeout)
+			err := c.check(cctx, pc)
+			cancel()
+			if err != nil {
 				res.Destroy()
 				if ctx.Err() != nil {
 					return nil, fmt.Errorf("sqlpool %q: %w", c.cfg.Name, context.Cause(ctx))
 				}
 				continue
 			}
-			pc.verified.Store(nowNanos())
 		}
 		return &conn{c: c, res: res, dc: pc.dc}, nil
 	}
@@ -259,7 +264,17 @@ func (c *Connector) create(ctx context.Context) (*physConn, error) {
 var errInvalid = errors.New("sqlpool: driver reports the connection invalid")
 
 // check is the pool's Check: Config.CheckQuery, or the driver's Pinger.
+// A success is recorded in pc.verified (see Connect).
 func (c *Connector) check(ctx context.Context, pc *physConn) error {
+	start := nowNanos()
+	if err := c.checkConn(ctx, pc); err != nil {
+		return err
+	}
+	pc.verified.Store(start)
+	return nil
+}
+
+func (c *Connector) checkConn(ctx context.Context, pc *physConn) error {
 	if v, ok := pc.dc.(driver.Validator); ok && !v.IsValid() {
 		return errInvalid
 	}

@@ -223,6 +223,48 @@ func TestTerminatedBackends(t *testing.T) {
 		}
 	})
 
+	t.Run("just used, oldest first", func(t *testing.T) {
+		// Deterministic order: four connections created one after the
+		// other, given back newest first, so the oldest is lent first.
+		// The first failure must make every connection open at that
+		// moment suspect, not only those as old as the one that failed.
+		c, db, app := newPG(t, sqlpool.Config{MaxSize: 4, AcquireTimeout: 10 * time.Second,
+			CheckAfterIdle: time.Hour, HealthCheckPeriod: -1})
+		ctx := context.Background()
+		var conns []*sql.Conn
+		for range 4 {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.PingContext(ctx); err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, conn)
+		}
+		for i := len(conns) - 1; i >= 0; i-- {
+			conns[i].Close()
+		}
+		if st := c.Stats(); st.Idle != 4 || st.Created != 4 {
+			t.Fatalf("want 4 idle connections, have %+v", st.Stats)
+		}
+		var n int
+		if err := admin.QueryRow("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", app).Scan(&n); err != nil || n != 4 {
+			t.Fatalf("terminated %d backends (%v), want 4", n, err)
+		}
+		waitFor(t, func() bool { return pgSessions(t, admin, app) == 0 }, "killed backends to exit")
+		failed := 0
+		for range 20 {
+			var one int
+			if err := db.QueryRow("SELECT 1").Scan(&one); err != nil {
+				failed++
+			}
+		}
+		if failed > 1 {
+			t.Errorf("%d of 20 queries failed after the kill; want at most 1 (stats %+v)", failed, c.Stats())
+		}
+	})
+
 	t.Run("under load", func(t *testing.T) {
 		var wg sync.WaitGroup
 		var failures atomic.Int64
