@@ -53,6 +53,21 @@
 // requests to an origin take turns until its first connection is made, so a
 // burst to an HTTP/2 origin opens one connection, not MaxSize.
 //
+// # Origins
+//
+// An origin gets its pool on first use. So that a Transport calling many
+// hosts (a crawler, a webhook sender) does not keep a pool for every host
+// it ever called, an origin that has been empty for max(IdleTimeout, 1
+// minute) — no connection open or being dialed, no request in flight or
+// waiting — is evicted: it leaves [Transport.Stats] and, if it is used
+// again, starts over with a new pool and counters from zero. An origin
+// with MinSize connections is never empty, so never evicted. The check is
+// a sweep over the origins made when a new origin is added and from
+// Stats, at most once per quarter of that time: no goroutine or timer per
+// origin, and nothing on the request path but a counter. A request that
+// races with the eviction of its origin starts over on a new one, having
+// sent nothing.
+//
 // # Failed connections
 //
 // A connection the server closed while idle is noticed before use (it no

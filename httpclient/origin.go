@@ -43,9 +43,20 @@ type origin struct {
 	// pool is about to have idle.
 	releasing atomic.Int32
 
+	// entering counts RoundTrip calls inside the origin; evicted is set
+	// by Transport.sweepLocked to take the origin out of use, and cleared
+	// again if one entered meanwhile. Each side writes its own and then
+	// reads the other's, so either the sweep sees the request or the
+	// request sees the eviction (and starts over on a new origin).
+	entering atomic.Int32
+	evicted  atomic.Bool
+
 	mu     sync.Mutex
 	shared []*conn            // HTTP/2 connections lent to the origin, taking streams
 	all    map[*conn]struct{} // every connection not yet destroyed, for close
+	// emptySince is when all last became empty: the origin's creation,
+	// or the destroy of its last connection.
+	emptySince time.Time
 
 	requests atomic.Uint64 // responses returned
 	failures atomic.Uint64 // RoundTrip calls that returned an error
@@ -88,6 +99,7 @@ func newOrigin(t *Transport, name, scheme, addr string) (*origin, error) {
 		maxReplays: maxReplays,
 		gate:       make(chan struct{}, 1),
 		all:        map[*conn]struct{}{},
+		emptySince: time.Now(),
 	}
 	var obs pool.Observer
 	if t.cfg.Observer != nil {
@@ -166,6 +178,9 @@ func (o *origin) create(ctx context.Context) (*conn, error) {
 func (o *origin) destroy(c *conn) {
 	o.mu.Lock()
 	delete(o.all, c)
+	if len(o.all) == 0 {
+		o.emptySince = time.Now()
+	}
 	o.mu.Unlock()
 	c.cc.Close()
 }
@@ -173,7 +188,15 @@ func (o *origin) destroy(c *conn) {
 // warm holds n connections of the pool at once (dialing those that are
 // not idle), so that n distinct connections are open, then gives them all
 // back. It returns the error of the first acquisition that failed.
+//
+// Like roundTrip, it returns errEvicted, having done nothing, when the
+// origin has been evicted.
 func (o *origin) warm(ctx context.Context, n int) error {
+	o.entering.Add(1)
+	defer o.entering.Add(-1)
+	if o.evicted.Load() {
+		return errEvicted
+	}
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -240,7 +263,15 @@ func (c *conn) endLease(l uint64) {
 
 // roundTrip sends req to the origin, replaying it on another connection
 // when the one it used failed and the request allows it.
+//
+// It returns errEvicted, having sent nothing and left req's body alone,
+// when the origin has been evicted: the caller starts over on a new one.
 func (o *origin) roundTrip(req *http.Request) (*http.Response, error) {
+	o.entering.Add(1)
+	defer o.entering.Add(-1)
+	if o.evicted.Load() {
+		return nil, errEvicted
+	}
 	ctx := req.Context()
 	r := req
 	for replays := 0; ; {
@@ -517,6 +548,37 @@ func (o *origin) sharedChanged(c *conn) {
 		giveBack(res)
 	}
 	o.releasing.Add(-1)
+}
+
+// errEvicted is origin.roundTrip's answer when the origin was evicted
+// before the request entered it; RoundTrip never returns it.
+var errEvicted = errors.New("httpclient: origin evicted")
+
+// tryEvict evicts the origin when it has been empty since before cutoff:
+// no connection open or being dialed, no request waiting or inside
+// RoundTrip. Requests in flight hold a connection, so they keep it. It
+// reports whether the origin is evicted; the caller then closes it.
+func (o *origin) tryEvict(cutoff time.Time) bool {
+	if !o.emptyBefore(cutoff) {
+		return false
+	}
+	o.evicted.Store(true)
+	if o.entering.Load() == 0 && o.emptyBefore(cutoff) {
+		return true
+	}
+	o.evicted.Store(false)
+	return false
+}
+
+func (o *origin) emptyBefore(cutoff time.Time) bool {
+	o.mu.Lock()
+	empty := len(o.all) == 0 && o.emptySince.Before(cutoff)
+	o.mu.Unlock()
+	if !empty {
+		return false
+	}
+	st := o.pool.Stats()
+	return st.Open == 0 && st.Waiting == 0
 }
 
 // close closes every connection of the origin and its pool.

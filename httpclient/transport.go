@@ -30,9 +30,13 @@ type Transport struct {
 	// copied on write (under mu) so that RoundTrip reads it without a lock.
 	origins atomic.Pointer[map[originKey]*origin]
 
-	mu       sync.Mutex
-	closed   bool
-	byOrigin map[string]*origin // canonical "scheme://host:port"
+	mu        sync.Mutex
+	closed    bool
+	byOrigin  map[string]*origin // canonical "scheme://host:port"
+	lastSweep time.Time          // of origins empty for evictAfter
+	// evictAfter is how long an origin stays empty before it is evicted:
+	// max(IdleTimeout, minEvictAfter).
+	evictAfter time.Duration
 }
 
 var _ http.RoundTripper = (*Transport)(nil)
@@ -47,7 +51,10 @@ func NewTransport(cfg TransportConfig) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Transport{cfg: c, base: c.baseTransport(), byOrigin: map[string]*origin{}}
+	t := &Transport{
+		cfg: c, base: c.baseTransport(), byOrigin: map[string]*origin{},
+		evictAfter: max(c.IdleTimeout, minEvictAfter), lastSweep: time.Now(),
+	}
 	t.origins.Store(&map[originKey]*origin{})
 	return t, nil
 }
@@ -71,11 +78,17 @@ func NewTransport(cfg TransportConfig) (*Transport, error) {
 // *pool.CreateError wrapping the dial error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	o, err := t.originFor(req.URL)
-	if err != nil {
-		closeBody(req)
-		return nil, err
+	for err == nil {
+		resp, rerr := o.roundTrip(req)
+		if rerr != errEvicted {
+			return resp, rerr
+		}
+		// Evicted under our feet: nothing was sent. newOrigin waits for
+		// the sweep that evicted it and makes a new one.
+		o, err = t.newOrigin(originKey{req.URL.Scheme, req.URL.Host})
 	}
-	return o.roundTrip(req)
+	closeBody(req)
+	return nil, err
 }
 
 // originFor returns the origin of u, creating it on first use.
@@ -96,14 +109,17 @@ func (t *Transport) newOrigin(k originKey) (*origin, error) {
 		return nil, err
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
 	if t.closed {
+		t.mu.Unlock()
 		return nil, ErrClosed
 	}
+	evicted := t.sweepLocked()
 	o := t.byOrigin[name]
 	if o == nil {
 		o, err = newOrigin(t, name, k.scheme, addr)
 		if err != nil {
+			t.mu.Unlock()
+			closeOrigins(evicted)
 			return nil, err
 		}
 		t.byOrigin[name] = o
@@ -111,11 +127,52 @@ func (t *Transport) newOrigin(k originKey) (*origin, error) {
 	old := *t.origins.Load()
 	m := make(map[originKey]*origin, len(old)+1)
 	for kk, v := range old {
-		m[kk] = v
+		if !v.evicted.Load() {
+			m[kk] = v
+		}
 	}
 	m[k] = o
 	t.origins.Store(&m)
+	t.mu.Unlock()
+	closeOrigins(evicted)
 	return o, nil
+}
+
+// minEvictAfter is the least time an origin stays empty before it is
+// evicted.
+const minEvictAfter = time.Minute
+
+// sweepLocked evicts the origins that have been empty (no connection open
+// or being dialed, no request in flight or waiting) for evictAfter, so
+// that a Transport that calls many hosts does not keep one pool per host
+// it ever called. It runs when an origin is added and from Stats, at most
+// once per quarter of evictAfter, so it costs the hot path nothing. It
+// removes them from byOrigin (and from origins when the caller stores the
+// copy it makes; the caller rebuilds it when the result is not empty) and
+// returns them for closing after t.mu is released.
+func (t *Transport) sweepLocked() []*origin {
+	now := time.Now()
+	if now.Sub(t.lastSweep) < t.evictAfter/4 {
+		return nil
+	}
+	t.lastSweep = now
+	cutoff := now.Add(-t.evictAfter)
+	var evicted []*origin
+	for name, o := range t.byOrigin {
+		if o.tryEvict(cutoff) {
+			delete(t.byOrigin, name)
+			evicted = append(evicted, o)
+		}
+	}
+	return evicted
+}
+
+// closeOrigins closes evicted origins: they have no connection, so this
+// only stops their pools.
+func closeOrigins(os []*origin) {
+	for _, o := range os {
+		o.close()
+	}
 }
 
 // canonical returns the origin's name ("scheme://host:port", host in lower
@@ -178,7 +235,13 @@ func (t *Transport) Warm(ctx context.Context, origins ...string) error {
 			continue
 		}
 		wg.Go(func() {
-			if err := o.warm(ctx, max(t.cfg.MinSize, 1)); err != nil {
+			err := o.warm(ctx, max(t.cfg.MinSize, 1))
+			for err == errEvicted {
+				if o, err = t.newOrigin(originKey{u.Scheme, u.Host}); err == nil {
+					err = o.warm(ctx, max(t.cfg.MinSize, 1))
+				}
+			}
+			if err != nil {
 				fail(fmt.Errorf("httpclient: Warm %s: %w", o.name, err))
 			}
 		})
@@ -189,13 +252,24 @@ func (t *Transport) Warm(ctx context.Context, origins ...string) error {
 
 // Stats returns a snapshot of every origin used so far, keyed by origin
 // ("scheme://host:port").
+//
+// An origin empty for a while (see the package documentation) is evicted
+// and no longer listed; if it is used again, its counters start over.
 func (t *Transport) Stats() map[string]OriginStats {
 	t.mu.Lock()
+	var evicted []*origin
+	if !t.closed {
+		evicted = t.sweepLocked()
+		if len(evicted) > 0 {
+			t.dropEvictedLocked()
+		}
+	}
 	os := make([]*origin, 0, len(t.byOrigin))
 	for _, o := range t.byOrigin {
 		os = append(os, o)
 	}
 	t.mu.Unlock()
+	closeOrigins(evicted)
 	m := make(map[string]OriginStats, len(os))
 	for _, o := range os {
 		m[o.name] = o.stats()
@@ -226,6 +300,18 @@ func (t *Transport) Close() error {
 	}
 	t.base.CloseIdleConnections()
 	return errors.Join(errs...)
+}
+
+// dropEvictedLocked stores a copy of origins without the evicted ones.
+func (t *Transport) dropEvictedLocked() {
+	old := *t.origins.Load()
+	m := make(map[originKey]*origin, len(old))
+	for k, v := range old {
+		if !v.evicted.Load() {
+			m[k] = v
+		}
+	}
+	t.origins.Store(&m)
 }
 
 // closeBody closes req's body, as a RoundTripper must even on failure.
