@@ -99,8 +99,12 @@ type Config struct {
 	// SQL knobs.
 
 	// ResetQuery runs on every connection given back, after the driver's
-	// SessionResetter, e.g. "DISCARD ALL" on PostgreSQL. An error closes
-	// the connection. Zero: none.
+	// SessionResetter, e.g. "DISCARD ALL" on PostgreSQL, which also fails,
+	// so closes, a connection left inside a transaction begun with a plain
+	// BEGIN. An error closes the connection. Zero: none. DISCARD ALL drops
+	// every prepared statement of the session, those a driver caches too:
+	// with pgx, turn its cache off (default_query_exec_mode=exec in the
+	// DSN) or every query after the first reset fails.
 	ResetQuery string
 	// CheckQuery is the health check, e.g. "SELECT 1". Zero: the driver's
 	// driver.Pinger, or no check when it has none.

@@ -172,6 +172,10 @@ func TestCRUDTxPreparedConnCancel(t *testing.T) {
 				if err == nil {
 					t.Fatal("a ten-second query under a 300ms deadline returned no error")
 				}
+				var te *sqlpool.TimeoutError
+				if errors.As(err, &te) {
+					t.Fatalf("a query timeout reported as a pool timeout: %v", err)
+				}
 				if took := time.Since(start); took > 8*time.Second {
 					t.Fatalf("cancelled query took %v: the deadline was not honoured", took)
 				}
