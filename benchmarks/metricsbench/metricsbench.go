@@ -39,7 +39,14 @@ func Cases() []bench.Case {
 		add(g.name, "client_golang HistogramVec observer", false, func(b *testing.B) { g.run(b, newPromObserver(b)) })
 	}
 
-	g := "observer alone: Acquired(0)+Released(d)"
+	// The products' pools read the clock anyway: httpclient sets a
+	// MaxLifetime and an IdleTimeout by default, sqlpool a health check.
+	// There the observer adds only its own cost.
+	g := "acquire+release, uncontended, MaxLifetime+IdleTimeout set (clock read anyway)"
+	add(g, "metrics off (no Observer)", true, func(b *testing.B) { serialCfg(b, nil, true) })
+	add(g, "metrics.PoolObserver", false, func(b *testing.B) { serialCfg(b, newMetricsObserver(b), true) })
+
+	g = "observer alone: Acquired(0)+Released(d)"
 	add(g, "pool.NopObserver", true, func(b *testing.B) { events(b, pool.NopObserver{}) })
 	add(g, "metrics.PoolObserver", false, func(b *testing.B) { events(b, newMetricsObserver(b)) })
 	add(g, "client_golang HistogramVec observer", false, func(b *testing.B) { events(b, newPromObserver(b)) })
@@ -78,13 +85,17 @@ func newPromObserver(b *testing.B) pool.Observer {
 	}
 }
 
-func newPool(b *testing.B, size int, obs pool.Observer) *pool.Pool[*conn] {
+func newPool(b *testing.B, size int, obs pool.Observer, timed bool) *pool.Pool[*conn] {
 	n := 0
-	p, err := pool.New(pool.Config[*conn]{
+	cfg := pool.Config[*conn]{
 		MaxSize:  size,
 		Create:   func(context.Context) (*conn, error) { n++; return &conn{n: n}, nil },
 		Observer: obs,
-	})
+	}
+	if timed {
+		cfg.MaxLifetime, cfg.IdleTimeout = time.Hour, time.Hour
+	}
+	p, err := pool.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -92,8 +103,10 @@ func newPool(b *testing.B, size int, obs pool.Observer) *pool.Pool[*conn] {
 	return p
 }
 
-func serial(b *testing.B, obs pool.Observer) {
-	p := newPool(b, 8, obs)
+func serial(b *testing.B, obs pool.Observer) { serialCfg(b, obs, false) }
+
+func serialCfg(b *testing.B, obs pool.Observer, timed bool) {
+	p := newPool(b, 8, obs, timed)
 	ctx := context.Background()
 	r, _ := p.Acquire(ctx) // warm
 	r.Release()
@@ -112,7 +125,7 @@ func serial(b *testing.B, obs pool.Observer) {
 // the observer's shared counters are then the only extra contention.
 func parallel(b *testing.B, obs pool.Observer) {
 	procs := runtime.GOMAXPROCS(0)
-	p := newPool(b, 2*procs, obs)
+	p := newPool(b, 2*procs, obs, false)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
