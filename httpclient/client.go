@@ -92,8 +92,9 @@ type Config struct {
 	// one metrics.Metrics: the first registers it, the next ones find it
 	// (prometheus.AlreadyRegisteredError) and add themselves to it; two
 	// clients of the same Name on one Registerer are refused. An Observer
-	// already set in Transport, Breaker or Retry is kept and gets no
-	// metrics. Close removes the client's series. Zero: no metrics.
+	// already set in Transport gets every event beside metrics; one set in
+	// Breaker or Retry is kept and those layers then report no metrics.
+	// Close removes the client's series. Zero: no metrics.
 	Registerer prometheus.Registerer
 }
 
@@ -229,8 +230,15 @@ func NewClient(cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("httpclient: service %q: %w", cfg.Name, err)
 		}
 		c.metrics = m
-		if cfg.Transport.Observer == nil {
-			cfg.Transport.Observer = m.OriginObserver(metrics.KindHTTP, cfg.Name)
+		// The user's own per-origin observer, if any, keeps getting
+		// every event beside metrics.
+		user, forMetrics := cfg.Transport.Observer, m.OriginObserver(metrics.KindHTTP, cfg.Name)
+		cfg.Transport.Observer = func(origin string) pool.Observer {
+			var own pool.Observer
+			if user != nil {
+				own = user(origin)
+			}
+			return metrics.Observers(own, forMetrics(origin))
 		}
 		if cfg.Breaker.Observer == nil {
 			cfg.Breaker.Observer = m.BreakerObserver()
@@ -457,6 +465,7 @@ func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
 		if c.metrics != nil {
 			c.metrics.Remove(metrics.KindHTTP, c.name)
+			c.metrics.RemoveService(c.name)
 			if c.breaker != nil {
 				c.metrics.RemoveBreaker(c.name)
 			}
