@@ -17,6 +17,7 @@ import (
 
 	"github.com/poolkit/poolkit/breaker"
 	"github.com/poolkit/poolkit/metrics"
+	"github.com/poolkit/poolkit/pool"
 	"github.com/poolkit/poolkit/retry"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -776,7 +777,7 @@ func TestClientMetrics(t *testing.T) {
 	// Close removes the series; the name can be used again.
 	pay.Close()
 	for k := range gathered(t, reg) {
-		if strings.Contains(k, "payment") && !strings.HasPrefix(k, "poolkit_http_client_request") && !strings.HasPrefix(k, "poolkit_retry") {
+		if strings.Contains(k, "payment") {
 			t.Errorf("after Close: %s still reported", k)
 		}
 	}
@@ -785,4 +786,33 @@ func TestClientMetrics(t *testing.T) {
 		t.Fatalf("NewClient after Close: %v", err)
 	}
 	again.Close()
+}
+
+// countingObserver counts a pool's acquires, for a user's own observer.
+type countingObserver struct {
+	pool.NopObserver
+	acquired atomic.Int64
+}
+
+func (o *countingObserver) Acquired(time.Duration) { o.acquired.Add(1) }
+
+func TestClientMetricsKeepUsersObserver(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	own := &countingObserver{}
+	var origins atomic.Int64
+	cfg := Config{Name: "search", Registerer: reg, Transport: TransportConfig{
+		Observer: func(string) pool.Observer { origins.Add(1); return own },
+	}}
+	c, _ := loopClient(t, cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	for range 5 {
+		if code, _, err := call(c, t.Context(), http.MethodGet, "/", nil, nil); err != nil || code != 200 {
+			t.Fatalf("call = %d, %v", code, err)
+		}
+	}
+	if n := own.acquired.Load(); n != 5 || origins.Load() != 1 {
+		t.Errorf("user's observer saw %d acquires on %d origins; want 5 on 1", n, origins.Load())
+	}
+	if got := gathered(t, reg)[`poolkit_pool_wait_time_seconds{kind=http,pool=search}`]; got != 5 {
+		t.Errorf("metrics saw %v acquires; want 5", got)
+	}
 }
