@@ -19,9 +19,10 @@
 //   - resources retire at MaxLifetime minus a random jitter (never while in
 //     use) and after IdleTimeout (never below MinSize);
 //   - Check runs on Acquire after CheckAfterIdle of idleness and every
-//     HealthCheckPeriod in the background; when it finds a dead resource,
-//     every idle resource as old is suspect and checked before it is lent,
-//     so a backend restart costs callers latency, not errors;
+//     HealthCheckPeriod in the background; when it (or a holder's Destroy)
+//     finds a dead resource, every idle resource open at that moment is
+//     suspect and checked before it is lent, so a backend restart costs
+//     callers latency, not errors;
 //   - a [Budget] caps the open resources of several pools together;
 //   - [Pool.Stats] is a cheap, consistent snapshot and an [Observer] gets
 //     every event, for metrics.

@@ -158,7 +158,7 @@ func (p *Pool[T]) checkInBackground(r *Resource[T]) bool {
 			reason = ReasonCheckFailed
 			p.stats.CheckFailures++
 			if !p.closed {
-				p.markSuspectLocked(r)
+				p.markSuspectLocked()
 			}
 		}
 		p.removeLocked(r, reason)

@@ -59,9 +59,10 @@ type Pool[T any] struct {
 	backoffUntil     mono  // no Create starts before this
 
 	// A resource found dead (by Check or its holder's Destroy) makes
-	// every resource created at or before suspectCreated suspect until it
-	// passes a check: suspectGen counts those findings and a resource
-	// remembers the generation it last passed a check in.
+	// every resource created at or before suspectCreated (the moment it
+	// was found) suspect until it passes a check: suspectGen counts those
+	// findings and a resource remembers the generation it last passed a
+	// check in.
 	suspectCreated mono
 	suspectGen     uint64
 
@@ -198,9 +199,9 @@ func (r *Resource[T]) Release() { r.p.giveBack(r, false) }
 
 // Destroy gives back a resource that no longer works: it is destroyed (with
 // Config.Destroy) and its slot freed for a new one. When Config.Check is
-// set, the idle resources as old as this one become suspect, as when a
-// check fails: what broke it (a backend restart, say) may have broken them
-// too, so each is checked before it is lent again.
+// set, every other idle resource becomes suspect, as when a check fails:
+// what broke this one (a backend restart, say) may have broken them too,
+// so each is checked before it is lent again.
 func (r *Resource[T]) Destroy() { r.p.giveBack(r, true) }
 
 func (r *Resource[T]) expired(now mono) bool {
@@ -556,19 +557,19 @@ func (p *Pool[T]) checkOnAcquire(ctx context.Context, r *Resource[T]) error {
 		return err
 	}
 	p.stats.CheckFailures++
-	p.markSuspectLocked(r)
+	p.markSuspectLocked()
 	p.removeLocked(r, ReasonCheckFailed)
 	p.mu.Unlock()
 	p.destroy(r, ReasonCheckFailed)
 	return err
 }
 
-// markSuspectLocked records that r failed its check: every resource as old
-// as r is suspect until checked.
-func (p *Pool[T]) markSuspectLocked(r *Resource[T]) {
-	if r.created > p.suspectCreated || p.suspectGen == 0 {
-		p.suspectCreated = r.created
-	}
+// markSuspectLocked records that a resource was found dead: every resource
+// open now is suspect until it passes a check. Not only the older ones: a
+// backend restart kills the connections made after the dead one too, and
+// the order they are found in says nothing.
+func (p *Pool[T]) markSuspectLocked() {
+	p.suspectCreated = p.now()
 	p.suspectGen++
 	p.poke()
 }
@@ -605,7 +606,7 @@ func (p *Pool[T]) giveBack(r *Resource[T], broken bool) {
 	case broken:
 		reason = ReasonBroken
 		if p.cfg.Check != nil && !p.closed {
-			p.markSuspectLocked(r)
+			p.markSuspectLocked()
 		}
 	case p.closed:
 		reason = ReasonClosed
