@@ -241,9 +241,17 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 	v := newView(out, o.TTY, reg, byName, db, downs)
 	rep := &report{maxSize: maxSize, start: v.start}
 	fmt.Fprintln(out)
+	closedPooled := false
 	for _, p := range phases {
 		if ctx.Err() != nil {
 			break
+		}
+		if !p.pooled && !closedPooled {
+			// Close the pooled clients before the baseline runs, so
+			// that the connections the servers count are the
+			// baseline's alone.
+			closedPooled = true
+			clients.Close()
 		}
 		res := runPhase(ctx, p, v, byName, unpooled, db, downs)
 		if p.failTo > 0 && rep.failWindow[1] == 0 {
@@ -361,7 +369,7 @@ func runPhase(ctx context.Context, p *phase, v *view, clients map[string]*httpcl
 	elapsed := time.Since(start)
 	cancel()
 	wg.Wait()
-	if !v.tty {
+	if !v.tty && p.pooled {
 		v.draw() // the table as the phase ended
 	}
 

@@ -260,8 +260,11 @@ func (v *view) progress() {
 		if v.phase.pooled && s.Waiting > 0 {
 			part += fmt.Sprintf(" (%d waiting)", s.Waiting)
 		}
-		if !v.phase.pooled && name != "sql" {
-			open, _, _ := v.downs[name].connStats()
+		if !v.phase.pooled {
+			open := v.db.unpooled.Stats().OpenConnections
+			if d, ok := v.downs[name]; ok {
+				open, _, _ = d.connStats()
+			}
 			part = fmt.Sprintf("%s %d conns", name, open)
 		}
 		if v.phase.pooled && b != breaker.StateClosed {
