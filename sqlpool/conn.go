@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
-	"sync/atomic"
 
 	"github.com/poolkit/poolkit/pool"
 )
@@ -12,9 +11,6 @@ import (
 // physConn is a connection to the server, as the pool holds it.
 type physConn struct {
 	dc driver.Conn
-	// verified is when the connector last checked dc itself (unix nanos),
-	// outside the pool's own checks; see Connector.badSince.
-	verified atomic.Int64
 }
 
 // conn is what database/sql holds between Connector.Connect and
@@ -77,8 +73,7 @@ func (cn *conn) Close() error {
 	switch {
 	case cn.bad:
 		cn.c.stats.broken.Add(1)
-		cn.c.markBad()
-		cn.res.Destroy()
+		cn.res.Destroy() // and the pool checks the other idle ones
 	case cn.inTx:
 		cn.c.stats.leftInTx.Add(1)
 		cn.res.Destroy()

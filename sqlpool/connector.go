@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/poolkit/poolkit/breaker"
 	"github.com/poolkit/poolkit/pool"
@@ -30,9 +29,8 @@ type Connector struct {
 	br      *breaker.Breaker // nil: disabled
 	secrets []string         // redacted from every error message
 
-	brOpen   atomic.Bool  // the breaker was last seen open
-	badSince atomic.Int64 // unix nanos of the last connection found broken; 0: never
-	sized    atomic.Bool  // the sizing check has run
+	brOpen atomic.Bool // the breaker was last seen open
+	sized  atomic.Bool // the sizing check has run
 
 	stats struct {
 		broken, leftInTx, leftOpen, failedFast, resetErrors atomic.Uint64
@@ -164,38 +162,20 @@ func (c *Connector) Driver() driver.Driver { return c.drv.Driver() }
 //   - an error wrapping pool.ErrClosed after Close, or ctx's cause when
 //     ctx is cancelled.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
-	for {
-		if c.brOpen.Load() {
-			if err := c.failFast(); err != nil {
-				return nil, err
-			}
+	if c.brOpen.Load() {
+		if err := c.failFast(); err != nil {
+			return nil, err
 		}
-		res, err := c.pool.Acquire(ctx)
-		if err != nil {
-			return nil, c.acquireError(err)
-		}
-		pc := res.Value()
-		// After a connection turned out broken, every connection open at
-		// that moment is checked once before use: the server may have
-		// restarted or killed them all. The pool's own rule (a Destroy
-		// makes the idle resources as old as the destroyed one suspect)
-		// does not cover the connections created after the broken one
-		// but before it broke; a check the pool ran since counts (see
-		// check), so no connection is checked twice.
-		if bs := c.badSince.Load(); bs != 0 && pc.verified.Load() < bs && res.CreatedAt().UnixNano() <= bs {
-			cctx, cancel := context.WithTimeout(ctx, pool.DefaultCheckTimeout)
-			err := c.check(cctx, pc)
-			cancel()
-			if err != nil {
-				res.Destroy()
-				if ctx.Err() != nil {
-					return nil, fmt.Errorf("sqlpool %q: %w", c.cfg.Name, context.Cause(ctx))
-				}
-				continue
-			}
-		}
-		return &conn{c: c, res: res, dc: pc.dc}, nil
 	}
+	// A connection found broken (a failed check, or a Destroy of one that
+	// failed in use) makes the pool check every other idle one before it
+	// is lent: after a server restart, callers do not meet the dead
+	// connections one failure at a time.
+	res, err := c.pool.Acquire(ctx)
+	if err != nil {
+		return nil, c.acquireError(err)
+	}
+	return &conn{c: c, res: res, dc: res.Value().dc}, nil
 }
 
 // failFast returns an error matching breaker.ErrOpen when the breaker is
@@ -216,9 +196,6 @@ func (c *Connector) failFast() error {
 	c.stats.failedFast.Add(1)
 	return &ConnectError{Connector: c.cfg.Name, Err: err}
 }
-
-// markBad records that a connection was found broken in use.
-func (c *Connector) markBad() { c.badSince.Store(nowNanos()) }
 
 func (c *Connector) acquireError(err error) error {
 	var te *pool.TimeoutError
@@ -256,25 +233,14 @@ func (c *Connector) create(ctx context.Context) (*physConn, error) {
 	if !c.sized.Load() && c.sized.CompareAndSwap(false, true) {
 		c.checkSizing(ctx, dc)
 	}
-	pc := &physConn{dc: dc}
-	pc.verified.Store(nowNanos())
-	return pc, nil
+	return &physConn{dc: dc}, nil
 }
 
 var errInvalid = errors.New("sqlpool: driver reports the connection invalid")
 
-// check is the pool's Check: Config.CheckQuery, or the driver's Pinger.
-// A success is recorded in pc.verified (see Connect).
+// check is the pool's Check: the driver's Validator, then Config.CheckQuery
+// or the driver's Pinger.
 func (c *Connector) check(ctx context.Context, pc *physConn) error {
-	start := nowNanos()
-	if err := c.checkConn(ctx, pc); err != nil {
-		return err
-	}
-	pc.verified.Store(start)
-	return nil
-}
-
-func (c *Connector) checkConn(ctx context.Context, pc *physConn) error {
 	if v, ok := pc.dc.(driver.Validator); ok && !v.IsValid() {
 		return errInvalid
 	}
@@ -293,7 +259,6 @@ func (c *Connector) reset(ctx context.Context, pc *physConn) error {
 	err := c.resetConn(ctx, pc)
 	if err != nil {
 		c.stats.resetErrors.Add(1)
-		c.markBad()
 	}
 	return err
 }
@@ -449,6 +414,3 @@ func (d dsnConnector) Connect(ctx context.Context) (driver.Conn, error) {
 }
 
 func (d dsnConnector) Driver() driver.Driver { return d.drv }
-
-// nowNanos is the connector's clock for badSince and physConn.verified.
-func nowNanos() int64 { return time.Now().UnixNano() }
