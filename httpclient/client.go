@@ -225,7 +225,7 @@ func NewClient(cfg Config) (*Client, error) {
 		c.base, _ = parseBaseURL(cfg.BaseURL) // validated
 	}
 	if cfg.Registerer != nil {
-		m, err := sharedMetrics(cfg.Registerer)
+		m, err := metrics.Shared(cfg.Registerer)
 		if err != nil {
 			return nil, fmt.Errorf("httpclient: service %q: %w", cfg.Name, err)
 		}
@@ -256,21 +256,6 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// sharedMetrics returns the metrics.Metrics registered on reg, registering
-// one if there is none.
-func sharedMetrics(reg prometheus.Registerer) (*metrics.Metrics, error) {
-	m, err := metrics.New(reg, metrics.Options{})
-	if err == nil {
-		return m, nil
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if m, ok := are.ExistingCollector.(*metrics.Metrics); ok {
-			return m, nil
-		}
-	}
-	return nil, err
-}
 
 // build makes the chain for cfg (validated, observers set), recording in c
 // what Close must undo.

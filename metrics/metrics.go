@@ -317,3 +317,22 @@ func (m *Metrics) breakerList() []*breaker.Breaker {
 	slices.SortFunc(bs, func(a, b *breaker.Breaker) int { return strings.Compare(a.Name(), b.Name()) })
 	return bs
 }
+
+// Shared returns the Metrics registered on reg, registering one (with zero
+// Options) when reg has none yet: what httpclient and sqlpool use, so that
+// every client and connector given the same Registerer reports through one
+// Metrics. On failure (reg refused it for another reason) it returns the
+// registration error.
+func Shared(reg prometheus.Registerer) (*Metrics, error) {
+	m, err := New(reg, Options{})
+	if err == nil {
+		return m, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if m, ok := are.ExistingCollector.(*Metrics); ok {
+			return m, nil
+		}
+	}
+	return nil, err
+}
