@@ -36,9 +36,11 @@ const sqlMaxSize = 8
 // SQLite file in dir. It wires the pool into m (histograms through the
 // Observer, gauges and counters through a Source) and seeds the table.
 func openDatabase(ctx context.Context, pgDSN, dir string, m *metrics.Metrics, logger *slog.Logger) (*database, error) {
-	d := &database{driver: "sqlite", dsn: "file:" + filepath.Join(dir, "demo.db") + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"}
+	d := &database{driver: "sqlite", dsn: "file:" + filepath.Join(dir, "demo.db") + "?_pragma=busy_timeout(5000)"}
 	if pgDSN != "" {
 		d.driver, d.dsn = "pgx", pgDSN
+	} else if err := setWAL(d.dsn); err != nil {
+		return nil, err
 	}
 	const name = "orders"
 	conn, err := sqlpool.NewConnectorDSN(d.driver, d.dsn, sqlpool.Config{
@@ -93,6 +95,20 @@ func openDatabase(ctx context.Context, pgDSN, dir string, m *metrics.Metrics, lo
 		return nil, err
 	}
 	return d, nil
+}
+
+// setWAL puts the SQLite file in WAL mode (readers do not block the writer),
+// once, before any pool opens it: WAL mode is persistent, and switching it
+// in every new connection's DSN makes concurrent connects fail with
+// SQLITE_BUSY, which busy_timeout does not cover.
+func setWAL(dsn string) error {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec(`PRAGMA journal_mode=WAL`)
+	return err
 }
 
 func (d *database) seed(ctx context.Context) error {
