@@ -7,6 +7,7 @@ import (
 
 	"github.com/poolkit/poolkit/breaker"
 	"github.com/poolkit/poolkit/pool"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults for the zero values of [Config]. They are applied in one place,
@@ -92,6 +93,16 @@ type Config struct {
 	Budget *pool.Budget
 	// Observer receives the pool's events, for metrics. Optional.
 	Observer pool.Observer
+	// Registerer, when set, gets the connector's Prometheus metrics (see
+	// package metrics), labelled kind="sql" and pool=Name: the pool's
+	// gauges and counters read at scrape time, its wait, use, create and
+	// connection-age histograms, and the connect breaker's state,
+	// transitions and rejections (under service=Name). Every connector and
+	// client given the same Registerer reports through one
+	// metrics.Metrics; two with the same Name are refused. Observer, if
+	// set, keeps getting every event. Close removes the series. Zero: no
+	// metrics.
+	Registerer prometheus.Registerer
 	// Logger receives leak reports, sizing warnings and background
 	// failures. Zero: slog.Default().
 	Logger *slog.Logger

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"github.com/poolkit/poolkit/breaker"
+	"github.com/poolkit/poolkit/metrics"
 	"github.com/poolkit/poolkit/pool"
 )
 
@@ -28,6 +29,7 @@ type Connector struct {
 	pool    *pool.Pool[*physConn]
 	br      *breaker.Breaker // nil: disabled
 	secrets []string         // redacted from every error message
+	metrics *metrics.Metrics // nil without Config.Registerer
 
 	brOpen atomic.Bool // the breaker was last seen open
 	sized  atomic.Bool // the sizing check has run
@@ -71,9 +73,19 @@ func newConnector(c driver.Connector, cfg Config, defaultName string, secrets []
 		return nil, err
 	}
 	cn := &Connector{drv: c, cfg: cfg, secrets: secrets}
+	var m *metrics.Metrics
+	if cfg.Registerer != nil {
+		if m, err = metrics.Shared(cfg.Registerer); err != nil {
+			return nil, &ConfigError{Connector: name, Field: "Registerer", Err: err}
+		}
+	}
 	if !cfg.DisableBreaker {
 		s := cfg.Breaker
-		s.Observer = breakerWatch{cn: cn, next: s.Observer}
+		w := breakerWatch{cn: cn, next: s.Observer}
+		if m != nil {
+			w.metrics = m.BreakerObserver()
+		}
+		s.Observer = w
 		if cn.br, err = breaker.New(name, s); err != nil {
 			return nil, &ConfigError{Connector: name, Field: "Breaker", Err: err}
 		}
@@ -99,8 +111,25 @@ func newConnector(c driver.Connector, cfg Config, defaultName string, secrets []
 		Observer:          cfg.Observer,
 		Logger:            cfg.Logger,
 	}
+	if m != nil {
+		pc.Observer = metrics.Observers(cfg.Observer, m.PoolObserver(metrics.KindSQL, name))
+	}
 	if cn.pool, err = pool.New(pc); err != nil {
 		return nil, err
+	}
+	if m != nil {
+		if err := m.Add(metrics.PoolSource(metrics.KindSQL, cn.pool)); err != nil {
+			cn.pool.Close(context.Background())
+			return nil, &ConfigError{Connector: name, Field: "Registerer", Err: err}
+		}
+		if cn.br != nil {
+			if err := m.AddBreaker(cn.br); err != nil {
+				m.Remove(metrics.KindSQL, name)
+				cn.pool.Close(context.Background())
+				return nil, &ConfigError{Connector: name, Field: "Registerer", Err: err}
+			}
+		}
+		cn.metrics = m
 	}
 	return cn, nil
 }
@@ -108,8 +137,9 @@ func newConnector(c driver.Connector, cfg Config, defaultName string, secrets []
 // breakerWatch keeps Connector.brOpen up to date and forwards to the
 // user's observer.
 type breakerWatch struct {
-	cn   *Connector
-	next breaker.Observer
+	cn      *Connector
+	next    breaker.Observer
+	metrics breaker.Observer // nil without a Registerer
 }
 
 func (w breakerWatch) StateChange(name string, from, to breaker.State) {
@@ -118,12 +148,18 @@ func (w breakerWatch) StateChange(name string, from, to breaker.State) {
 		w.cn.cfg.Logger.Warn("sqlpool: connects keep failing; connect breaker open, callers without an idle connection fail fast",
 			"connector", name)
 	}
+	if w.metrics != nil {
+		w.metrics.StateChange(name, from, to)
+	}
 	if w.next != nil {
 		w.next.StateChange(name, from, to)
 	}
 }
 
 func (w breakerWatch) Rejected(name string) {
+	if w.metrics != nil {
+		w.metrics.Rejected(name)
+	}
 	if w.next != nil {
 		w.next.Rejected(name)
 	}
@@ -327,6 +363,12 @@ func (c *Connector) Close() error {
 		ctx, cancel := context.WithTimeout(context.Background(), DefaultCloseTimeout)
 		defer cancel()
 		c.closeErr = c.pool.Close(ctx)
+		if c.metrics != nil {
+			c.metrics.Remove(metrics.KindSQL, c.cfg.Name)
+			if c.br != nil {
+				c.metrics.RemoveBreaker(c.br.Name())
+			}
+		}
 		if cl, ok := c.drv.(io.Closer); ok {
 			c.closeErr = errors.Join(c.closeErr, cl.Close())
 		}
