@@ -58,7 +58,7 @@ type Config struct {
 	MinSize int
 	// MaxSize caps the open connections, counting those being opened.
 	// Zero: DefaultMaxSize. Negative: invalid. The *sql.DB from [OpenDB]
-	// gets SetMaxOpenConns(MaxSize).
+	// has no cap of its own: this one is the only one.
 	MaxSize int
 	// MaxIdle caps the idle connections. Zero: MaxSize.
 	MaxIdle int

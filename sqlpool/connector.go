@@ -378,13 +378,15 @@ func (c *Connector) Close() error {
 
 // DB returns a *sql.DB over c set up for single pooling: database/sql
 // keeps no idle connection of its own (SetMaxIdleConns(0), so every
-// connection it is done with is closed, which gives it back to c), opens
-// no more than c's MaxSize (SetMaxOpenConns), and retires nothing by age
-// (lifetimes are c's job). Closing the *sql.DB closes c.
+// connection it is done with is closed, which gives it back to c), has no
+// cap of its own (SetMaxOpenConns(0): callers wait in c's pool, first come
+// first served, bounded by AcquireTimeout and counted in its stats), and
+// retires nothing by age (lifetimes are c's job). Closing the *sql.DB
+// closes c.
 func (c *Connector) DB() *sql.DB {
 	db := sql.OpenDB(c)
 	db.SetMaxIdleConns(0)
-	db.SetMaxOpenConns(c.cfg.MaxSize)
+	db.SetMaxOpenConns(0)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	return db

@@ -15,11 +15,13 @@
 // connection it closes it, and closing a connection from a [Connector]
 // gives it back to the pool, which resets it (driver.SessionResetter,
 // driver.Validator, Config.ResetQuery) and keeps it for the next caller.
-// It also gets SetMaxOpenConns(MaxSize), so database/sql queues callers
-// instead of asking for connections the pool cannot give, and no
-// connection lifetime of its own (the pool's MaxLifetime rules). Under
-// load database/sql still hands a connection straight from one caller to
-// the next waiting one, which is the fastest path and harmless.
+// It also gets no cap of its own (SetMaxOpenConns(0)): with a cap,
+// database/sql would queue callers in front of the pool, in random order,
+// with no AcquireTimeout and out of sight of the pool's waiting gauge and
+// wait-time metrics. Without one, every caller that needs a connection
+// asks the pool, which caps at MaxSize and serves waiters first come,
+// first served. Nor does it get a connection lifetime of its own (the
+// pool's MaxLifetime rules).
 //
 // # Opening a *sql.DB
 //
