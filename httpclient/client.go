@@ -256,7 +256,6 @@ func NewClient(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-
 // build makes the chain for cfg (validated, observers set), recording in c
 // what Close must undo.
 func (c *Client) build(cfg Config) (http.RoundTripper, error) {
