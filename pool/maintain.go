@@ -182,6 +182,25 @@ func (p *Pool[T]) checkInBackground(r *Resource[T]) bool {
 	return true
 }
 
+// CloseIdle destroys every idle resource now, as IdleTimeout would (they
+// count as destroyed for ReasonIdle), and returns how many. Resources in
+// use are left alone; MinSize is refilled in the background as usual. It
+// is what http.Client.CloseIdleConnections asks of a transport.
+func (p *Pool[T]) CloseIdle() int {
+	p.mu.Lock()
+	idle := append([]*Resource[T](nil), p.idle...)
+	clear(p.idle)
+	p.idle = p.idle[:0]
+	for _, r := range idle {
+		p.removeLocked(r, ReasonIdle)
+	}
+	p.mu.Unlock()
+	for _, r := range idle {
+		p.destroy(r, ReasonIdle)
+	}
+	return len(idle)
+}
+
 // reclaimIdle destroys the least recently used idle resource for a Budget
 // sibling, if one can go without taking the pool below MinSize.
 func (p *Pool[T]) reclaimIdle() bool {

@@ -1080,3 +1080,25 @@ func TestDestroyMakesOlderIdleSuspect(t *testing.T) {
 		}
 	})
 }
+
+func TestCloseIdle(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &backend{}
+		p := newPool(t, b, Config[*conn]{MaxSize: 4, MinSize: 1})
+		var rs []*Resource[*conn]
+		for range 3 {
+			rs = append(rs, mustAcquire(t, p))
+		}
+		release(rs[0])
+		release(rs[1])
+		if n := p.CloseIdle(); n != 2 {
+			t.Errorf("CloseIdle = %d, want 2", n)
+		}
+		synctest.Wait()
+		s := p.Stats()
+		if s.InUse != 1 || s.Destroyed.Idle != 2 || s.Idle != 0 || s.Open != 1 {
+			t.Errorf("after CloseIdle: %+v; want the one in use kept", s)
+		}
+		release(rs[2])
+	})
+}
