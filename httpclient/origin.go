@@ -524,6 +524,17 @@ func (o *origin) queueShared() (grow bool, c *conn) {
 // is closed, or idle (no stream in flight, none pending); it then goes
 // back to the pool, which retires it there if it has expired.
 func (o *origin) sharedChanged(c *conn) {
+	// Most calls come from a stream ending on a connection that still has
+	// others: leave those without taking o.mu, which every request takes.
+	// Whatever makes the connection idle later calls again (the state
+	// hook when its last stream ends, get when a pending request leaves),
+	// and the check below is redone under o.mu.
+	if c.pending.Load() != 0 && c.cc.Err() == nil {
+		return
+	}
+	if c.cc.InFlight() != 0 && c.cc.Err() == nil {
+		return
+	}
 	o.mu.Lock()
 	if !c.inShared {
 		o.mu.Unlock()

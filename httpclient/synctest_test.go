@@ -377,13 +377,16 @@ func TestSynctestMinSize(t *testing.T) {
 				if err := tr.Warm(t.Context(), memURL+"/ignored/path"); err != nil {
 					t.Fatal(err)
 				}
-				// Warm has waited for them: no synctest.Wait here.
-				if got := n.open(); got != 4 {
-					t.Fatalf("Warm returned with %d connections open at the server, want 4", got)
-				}
+				// Warm has waited for them: no synctest.Wait before
+				// looking at the pool. (The server may not have
+				// recorded them yet: HTTP/1 has no handshake.)
 				st := tr.Stats()[originOf(memURL)]
-				if st.Pool.Open != 4 || st.Pool.Idle != 4 {
-					t.Fatalf("after Warm: pool open %d, idle %d; want 4, 4", st.Pool.Open, st.Pool.Idle)
+				if st.Pool.Open != 4 || st.Pool.Idle != 4 || st.Pool.Created != 4 {
+					t.Fatalf("after Warm: pool open %d, idle %d, created %d; want 4, 4, 4", st.Pool.Open, st.Pool.Idle, st.Pool.Created)
+				}
+				synctest.Wait()
+				if got := n.open(); got != 4 {
+					t.Fatalf("after Warm: %d connections open at the server, want 4", got)
 				}
 				// HTTP/1: four requests at once take the four warm
 				// connections; HTTP/2: they share one. Neither dials.
@@ -416,6 +419,10 @@ func TestSynctestWarmZeroMinSize(t *testing.T) {
 		if err := tr.Warm(t.Context(), memURL); err != nil {
 			t.Fatal(err)
 		}
+		if st := tr.Stats()[originOf(memURL)]; st.Pool.Open != 1 || st.Pool.Idle != 1 {
+			t.Fatalf("Warm with MinSize 0: pool open %d, idle %d; want 1, 1", st.Pool.Open, st.Pool.Idle)
+		}
+		synctest.Wait()
 		if got := n.open(); got != 1 {
 			t.Fatalf("Warm with MinSize 0: %d connections open, want 1", got)
 		}
@@ -705,6 +712,7 @@ func TestWarmErrors(t *testing.T) {
 		if !errors.As(err, &ce) {
 			t.Errorf("Warm error %v wraps no *pool.CreateError", err)
 		}
+		synctest.Wait()
 		if got := n.open(); got != 2 {
 			t.Errorf("the reachable origin has %d connections open, want MinSize 2", got)
 		}
