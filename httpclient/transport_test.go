@@ -33,15 +33,25 @@ func TestManyRequestsStayWithinMaxSize(t *testing.T) {
 				t.Fatalf("%d of 10000 requests failed; first: %v", failures, err)
 			}
 			maxOpen, accepted := cnt.get()
-			if maxOpen > 16 || accepted > 16 {
-				t.Errorf("server saw %d connections at once, %d in all; want <= 16", maxOpen, accepted)
-			}
 			st := tr.Stats()[originOf(srv.URL)]
+			// net/http drops an HTTP/1 connection whose write loop has
+			// not reported within 50ms of the response (Issue 7569's
+			// guard), which a loaded machine under -race can hit: such a
+			// connection is destroyed as broken and replaced, so it may
+			// add to the total, never to the connections at once.
+			replaced := int(st.Pool.Destroyed.Broken)
+			if maxOpen > 16 || accepted > 16+replaced {
+				t.Errorf("server saw %d connections at once, %d in all (%d replaced); want <= 16 at once, 16 + replaced in all",
+					maxOpen, accepted, replaced)
+			}
 			if st.Requests != 10000 || st.Failures != 0 {
 				t.Errorf("stats: %d requests, %d failures; want 10000, 0", st.Requests, st.Failures)
 			}
-			if st.Pool.Created > 16 || st.Pool.Open > 16 {
-				t.Errorf("pool created %d, open %d; want <= 16", st.Pool.Created, st.Pool.Open)
+			if st.Pool.Created > uint64(16+replaced) || st.Pool.Open > 16 {
+				t.Errorf("pool created %d (%d replaced), open %d; want <= 16 + replaced, <= 16", st.Pool.Created, replaced, st.Pool.Open)
+			}
+			if replaced > 4 {
+				t.Errorf("%d connections replaced as broken from a healthy server", replaced)
 			}
 			if p != h1 && st.Protocol != "HTTP/2" {
 				t.Errorf("Protocol = %q, want HTTP/2", st.Protocol)
