@@ -3,6 +3,7 @@ package httpclient
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"runtime"
@@ -90,6 +91,14 @@ type conn struct {
 	// reserved a stream on it (or are queued on it for one); the
 	// connection is not idle while any are.
 	pending atomic.Int32
+	// streams counts requests holding a stream on the connection: from
+	// their reservation until their response body ends (streamBody) or
+	// their RoundTrip fails. The connection is idle when it and pending
+	// are zero. It is counted here rather than read from the
+	// connection's state hook, which net/http runs on every stream's
+	// start and end under a per-connection mutex: under load that mutex
+	// was the main contention, and each run could start a goroutine.
+	streams atomic.Int32
 }
 
 func newOrigin(t *Transport, name, scheme, addr string) (*origin, error) {
@@ -170,7 +179,9 @@ func (o *origin) create(ctx context.Context) (*conn, error) {
 		o.h2.Store(true)
 	}
 	o.known.Store(true)
-	cc.SetStateHook(c.stateChanged)
+	if !c.h2 {
+		cc.SetStateHook(c.stateChanged)
+	}
 	return c, nil
 }
 
@@ -239,11 +250,8 @@ func giveBack(res *pool.Resource[*conn]) {
 
 // stateChanged is the connection's state hook: it runs when a request on it
 // completes, when it can take more, and when it closes.
+// It is set on HTTP/1 connections only.
 func (c *conn) stateChanged(cc *http.ClientConn) {
-	if c.h2 {
-		c.o.sharedChanged(c)
-		return
-	}
 	// Read the lease before InFlight: a new lease is taken only after its
 	// Reserve, so a lease seen here with nothing in flight is finished.
 	l := c.lease.Load()
@@ -285,13 +293,26 @@ func (o *origin) roundTrip(req *http.Request) (*http.Response, error) {
 		resp, err := c.cc.RoundTrip(r)
 		if c.h2 {
 			// A request queued on a full connection held it (pending)
-			// until it had its stream, so it could not go idle under it;
-			// the state hook may have skipped it meanwhile.
-			if lease != 0 {
+			// until it had its stream; one that had reserved a stream
+			// is counted in streams. Move the claim to streams (it
+			// then ends with the body) or drop it.
+			switch {
+			case err == nil && lease != 0:
+				c.streams.Add(1)
 				c.pending.Add(-1)
-			}
-			if lease != 0 || err != nil {
+			case err != nil && lease != 0:
+				c.pending.Add(-1)
 				o.sharedChanged(c)
+			case err != nil:
+				c.streams.Add(-1)
+				o.sharedChanged(c)
+			}
+			if err == nil {
+				if resp.Body == http.NoBody || resp.Body == nil {
+					c.endStream()
+				} else {
+					resp.Body = &streamBody{ReadCloser: resp.Body, c: c}
+				}
 			}
 		} else if err != nil {
 			c.endLease(lease)
@@ -425,6 +446,7 @@ func (o *origin) acquire(ctx context.Context) (*conn, uint64, error) {
 		return nil, 0, nil
 	}
 	if c.h2 {
+		c.streams.Add(1)
 		o.mu.Lock()
 		c.inShared = true
 		c.sres = res
@@ -479,10 +501,12 @@ func (o *origin) pickShared() *conn {
 			return nil
 		}
 		err := c.cc.Reserve()
-		c.pending.Add(-1)
 		if err == nil {
+			c.streams.Add(1) // before pending drops: never idle meanwhile
+			c.pending.Add(-1)
 			return c
 		}
+		c.pending.Add(-1)
 		o.sharedChanged(c)
 	}
 	return nil
@@ -524,15 +548,11 @@ func (o *origin) queueShared() (grow bool, c *conn) {
 // is closed, or idle (no stream in flight, none pending); it then goes
 // back to the pool, which retires it there if it has expired.
 func (o *origin) sharedChanged(c *conn) {
-	// Most calls come from a stream ending on a connection that still has
-	// others: leave those without taking o.mu, which every request takes.
-	// Whatever makes the connection idle later calls again (the state
-	// hook when its last stream ends, get when a pending request leaves),
-	// and the check below is redone under o.mu.
-	if c.pending.Load() != 0 && c.cc.Err() == nil {
-		return
-	}
-	if c.cc.InFlight() != 0 && c.cc.Err() == nil {
+	// Leave a busy connection without taking o.mu, which every request
+	// takes: whatever makes it idle later calls again (the end of its
+	// last stream, a pending request leaving), and the check is redone
+	// under o.mu.
+	if (c.pending.Load() != 0 || c.streams.Load() != 0) && c.cc.Err() == nil {
 		return
 	}
 	o.mu.Lock()
@@ -541,7 +561,7 @@ func (o *origin) sharedChanged(c *conn) {
 		return
 	}
 	broken := c.cc.Err() != nil
-	if !broken && (c.pending.Load() != 0 || c.cc.InFlight() != 0) {
+	if !broken && (c.pending.Load() != 0 || c.streams.Load() != 0) {
 		o.mu.Unlock()
 		return
 	}
@@ -590,6 +610,42 @@ func (o *origin) emptyBefore(cutoff time.Time) bool {
 	}
 	st := o.pool.Stats()
 	return st.Open == 0 && st.Waiting == 0
+}
+
+// endStream ends a request's claim on a shared HTTP/2 connection.
+func (c *conn) endStream() {
+	if c.streams.Add(-1) == 0 {
+		c.o.sharedChanged(c)
+	}
+}
+
+// streamBody is the body of a response on a shared HTTP/2 connection: its
+// end (EOF or an error while reading, or Close) ends the request's claim
+// on the connection, once.
+type streamBody struct {
+	io.ReadCloser
+	c    *conn
+	done atomic.Bool
+}
+
+func (b *streamBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.end()
+	}
+	return n, err
+}
+
+func (b *streamBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.end()
+	return err
+}
+
+func (b *streamBody) end() {
+	if b.done.CompareAndSwap(false, true) {
+		b.c.endStream()
+	}
 }
 
 // close closes every connection of the origin and its pool.
