@@ -55,6 +55,7 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 		leaks   []leak
 	)
 	p.mu.Lock()
+	p.passes++
 	if p.closed {
 		p.mu.Unlock()
 		return maxMaintainSleep
@@ -86,7 +87,9 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 		if r.expires != 0 {
 			due(r.expires)
 		}
-		if p.cfg.IdleTimeout > 0 {
+		// At MinSize an idle timeout retires nothing: waking for it
+		// would spin. A release or a new resource wakes us again.
+		if p.cfg.IdleTimeout > 0 && canRetire > 0 {
 			due(r.lastUsed.add(p.cfg.IdleTimeout))
 		}
 		if p.s.healthCheckPeriod > 0 {

@@ -68,6 +68,7 @@ type Pool[T any] struct {
 
 	// wakeAt is when the maintainer will next run; 0 while a run is due.
 	wakeAt mono
+	passes uint64 // maintainer passes, for tests
 }
 
 // New returns a pool for cfg, or a *ConfigError naming the first field of

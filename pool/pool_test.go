@@ -1102,3 +1102,30 @@ func TestCloseIdle(t *testing.T) {
 		release(rs[2])
 	})
 }
+
+// A pool at MinSize whose idle resources are past IdleTimeout keeps them:
+// its maintainer must sleep, not wake every millisecond to find nothing to
+// do (as it once did).
+func TestMaintainerSleepsAtMinSize(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := &backend{}
+		p := newPool(t, b, Config[*conn]{MaxSize: 4, MinSize: 2, IdleTimeout: time.Second})
+		synctest.Wait()
+		time.Sleep(5 * time.Second) // both idle past IdleTimeout, kept for MinSize
+		synctest.Wait()
+		p.mu.Lock()
+		before := p.passes
+		p.mu.Unlock()
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		p.mu.Lock()
+		n := p.passes - before
+		p.mu.Unlock()
+		if n > 11 { // at most one per maxMaintainSleep, plus one
+			t.Errorf("maintainer ran %d times in 10 idle minutes at MinSize: it spins", n)
+		}
+		if s := p.Stats(); s.Open != 2 {
+			t.Errorf("Open = %d, want MinSize 2", s.Open)
+		}
+	})
+}
