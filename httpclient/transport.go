@@ -324,3 +324,13 @@ func closeBody(req *http.Request) {
 // closeTimeout bounds how long Close waits for a pool whose connections
 // have all been closed: only for their destroy calls to finish.
 const closeTimeout = 10 * time.Second
+
+// CloseIdleConnections closes every connection idle in an origin's pool
+// (an HTTP/2 connection with no stream in flight is idle there too), as
+// http.Client.CloseIdleConnections asks of its transport. Connections in
+// use are left alone; MinSize is refilled in the background as usual.
+func (t *Transport) CloseIdleConnections() {
+	for _, o := range *t.origins.Load() {
+		o.pool.CloseIdle()
+	}
+}
