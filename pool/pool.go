@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -229,6 +230,9 @@ type waiter[T any] struct {
 type waitQueue[T any] struct {
 	head, tail *waiter[T]
 	n          int
+	// hint is n, readable without the lock: a caller that sees waiters
+	// will wait or hand off, and reads the clock before it locks.
+	hint atomic.Int32
 }
 
 func (q *waitQueue[T]) push(w *waiter[T]) {
@@ -241,6 +245,7 @@ func (q *waitQueue[T]) push(w *waiter[T]) {
 	}
 	q.tail = w
 	q.n++
+	q.hint.Store(int32(q.n))
 }
 
 func (q *waitQueue[T]) remove(w *waiter[T]) {
@@ -256,6 +261,7 @@ func (q *waitQueue[T]) remove(w *waiter[T]) {
 	}
 	w.next, w.prev, w.queued = nil, nil, false
 	q.n--
+	q.hint.Store(int32(q.n))
 }
 
 func (q *waitQueue[T]) popFront() (*waiter[T], bool) {
@@ -295,6 +301,12 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Resource[T], error) {
 		npcs = runtime.Callers(2, pcs[:])
 	}
 	var start mono // when this call first had to wait; 0: it has not
+	// With callers already waiting this one will wait too: read the clock
+	// now rather than under the lock.
+	var early mono
+	if p.waiters.hint.Load() > 0 {
+		early = p.now()
+	}
 	for {
 		p.lock()
 		if p.closed {
@@ -380,7 +392,10 @@ func (p *Pool[T]) Acquire(ctx context.Context) (*Resource[T], error) {
 				p.name, ErrWaitQueueFull, st.Waiting, p.cfg.MaxWaiters, st.Open, st.MaxSize, st.InUse)
 		}
 		if start == 0 {
-			start = p.now()
+			start = early
+			if start == 0 {
+				start = p.now()
+			}
 		}
 		w := p.waiterPool.Get().(*waiter[T])
 		w.since = start
@@ -581,6 +596,12 @@ func (p *Pool[T]) giveBack(r *Resource[T], broken bool) {
 	if broken {
 		op = "Destroy"
 	}
+	// Read the clock before locking, when it is needed: for lifetimes,
+	// idle timeouts and the Observer, or to time a hand-off to a waiter.
+	var now mono
+	if p.clock || p.cfg.IdleTimeout > 0 || p.waiters.hint.Load() > 0 {
+		now = p.now()
+	}
 	p.lock()
 	if r.state != stateInUse {
 		state := r.state
@@ -592,13 +613,12 @@ func (p *Pool[T]) giveBack(r *Resource[T], broken bool) {
 		r.state = stateResetting
 		p.mu.Unlock()
 		err := p.cfg.Reset(context.Background(), r.value)
+		if now != 0 {
+			now = p.now()
+		}
 		p.mu.Lock()
 		r.state = stateInUse
 		broken = err != nil
-	}
-	var now mono
-	if p.clock || p.cfg.IdleTimeout > 0 {
-		now = p.now()
 	}
 	held := now.sub(r.acquired)
 	p.inUse--
