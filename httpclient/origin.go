@@ -325,7 +325,7 @@ func (o *origin) roundTrip(req *http.Request) (*http.Response, error) {
 		// have closed it meanwhile) or has gone away since (closed, or a
 		// GOAWAY: the server stopped taking requests on it), never for
 		// what may be the request's own fault on a healthy connection.
-		if replays < o.maxReplays && (reused || usable(c) != nil) && ctx.Err() == nil && retryable(err) {
+		if replays < o.maxReplays && (reused || notSent(err) || usable(c) != nil) && ctx.Err() == nil && retryable(err) {
 			if next, ok := rewind(req); ok {
 				r = next
 				replays++
@@ -336,6 +336,22 @@ func (o *origin) roundTrip(req *http.Request) (*http.Response, error) {
 		o.failures.Add(1)
 		return nil, err
 	}
+}
+
+// notSent reports whether err is one of the errors net/http's HTTP/2 code
+// returns before it writes anything of a request, the ones its own
+// transport retries on (http2canRetryError): the connection became
+// unusable (a GOAWAY, a close) while the request waited for a stream.
+// net/http does not export them, so their text is the only handle; should
+// the wording change, this returns false and such a request fails instead
+// of being replayed, which the nginx test would show.
+func notSent(err error) bool {
+	switch err.Error() {
+	case "http2: client conn not usable",
+		"http2: Transport received Server's graceful shutdown GOAWAY":
+		return true
+	}
+	return false
 }
 
 // retryable reports whether a request that failed with err on a reused

@@ -173,7 +173,7 @@ func run(ctx context.Context, o options, out io.Writer) (*report, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	db, err := openDatabase(ctx, o.Postgres, dir, m, logger)
+	db, err := openDatabase(ctx, o.Postgres, dir, reg, logger)
 	if err != nil {
 		return nil, err
 	}

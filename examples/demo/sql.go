@@ -14,9 +14,8 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx", for -postgres
 	_ "modernc.org/sqlite"             // driver "sqlite", the embedded default
 
-	"github.com/poolkit/poolkit/metrics"
-	"github.com/poolkit/poolkit/pool"
 	"github.com/poolkit/poolkit/sqlpool"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // database is the SQL side of the demo: an orders table behind a pooled
@@ -32,26 +31,28 @@ type database struct {
 // sqlMaxSize caps the pooled connections.
 const sqlMaxSize = 8
 
+// sqlPoolName names the SQL pool in metrics and on screen.
+const sqlPoolName = "orders"
+
 // openDatabase opens the database: PostgreSQL when pgDSN is set, otherwise a
-// SQLite file in dir. It wires the pool into m (histograms through the
-// Observer, gauges and counters through a Source) and seeds the table.
-func openDatabase(ctx context.Context, pgDSN, dir string, m *metrics.Metrics, logger *slog.Logger) (*database, error) {
+// SQLite file in dir. One line (Registerer) puts its pool and connect
+// breaker in reg's metrics. It also seeds the table.
+func openDatabase(ctx context.Context, pgDSN, dir string, reg prometheus.Registerer, logger *slog.Logger) (*database, error) {
 	d := &database{driver: "sqlite", dsn: "file:" + filepath.Join(dir, "demo.db") + "?_pragma=busy_timeout(5000)"}
 	if pgDSN != "" {
 		d.driver, d.dsn = "pgx", pgDSN
 	} else if err := setWAL(d.dsn); err != nil {
 		return nil, err
 	}
-	const name = "orders"
 	conn, err := sqlpool.NewConnectorDSN(d.driver, d.dsn, sqlpool.Config{
-		Name:           name,
+		Name:           sqlPoolName,
 		MinSize:        2,
 		MaxSize:        sqlMaxSize,
 		IdleTimeout:    time.Minute,
 		MaxLifetime:    30 * time.Minute,
 		AcquireTimeout: 2 * time.Second,
 		ConnectTimeout: 5 * time.Second,
-		Observer:       m.PoolObserver(metrics.KindSQL, name),
+		Registerer:     reg,
 		Logger:         logger,
 	})
 	if err != nil {
@@ -59,24 +60,6 @@ func openDatabase(ctx context.Context, pgDSN, dir string, m *metrics.Metrics, lo
 	}
 	d.conn = conn
 	d.db = conn.DB()
-	cfg := conn.Config()
-	if err := m.Add(metrics.Source{
-		Kind:  metrics.KindSQL,
-		Name:  name,
-		Stats: func() pool.Stats { return conn.Stats().Stats },
-		Config: func() metrics.PoolConfig {
-			return metrics.PoolConfig{
-				MinSize: cfg.MinSize, MaxSize: cfg.MaxSize, MaxIdle: cfg.MaxIdle,
-				IdleTimeout: cfg.IdleTimeout, MaxLifetime: cfg.MaxLifetime, MaxLifetimeJitter: cfg.MaxLifetimeJitter,
-				AcquireTimeout: cfg.AcquireTimeout, CheckAfterIdle: cfg.CheckAfterIdle,
-				HealthCheckPeriod: cfg.HealthCheckPeriod, CreateTimeout: cfg.ConnectTimeout,
-				LeakThreshold: cfg.LeakThreshold, Budget: cfg.Budget != nil,
-			}
-		},
-	}); err != nil {
-		d.db.Close()
-		return nil, err
-	}
 
 	// The baseline: database/sql with no idle connections and no cap
 	// closes every connection after its query, so each query connects.

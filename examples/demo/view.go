@@ -308,7 +308,11 @@ func (v *view) tableLocked() []string {
 		}
 		s, b, _ := v.poolStats(name)
 		p99 := "-"
-		if q, ok := waits[name].since(v.prevWaits[name]).quantile(0.99); ok {
+		key := name // the pool label its metrics carry
+		if name == "sql" {
+			key = sqlPoolName
+		}
+		if q, ok := waits[key].since(v.prevWaits[key]).quantile(0.99); ok {
 			p99 = "≤" + fmtDur(q)
 		}
 		br := b.String()
