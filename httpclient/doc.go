@@ -76,13 +76,17 @@
 // # Failed connections
 //
 // A connection the server closed while idle is noticed before use (it no
-// longer Reserves) and replaced. When the race is lost and a request fails
-// on a connection that had served one before, the request is sent again on
-// another connection if it is replayable, by net/http's rule: GET, HEAD,
-// OPTIONS or TRACE, or an Idempotency-Key header, and no body or one that
-// GetBody can produce again. Timeouts and the caller's own cancellation are
-// never replayed; a request on a fresh connection is never replayed (the
-// server may be refusing it). HTTP/2 connections are health-checked with
+// longer Reserves) and replaced. A request is sent again on another
+// connection when it failed on a connection that had served before and has
+// since gone (closed: the server closed it meanwhile), or when net/http
+// reports it was never sent (the HTTP/2 connection became unusable or got a
+// GOAWAY while the request waited for a stream), and when it is replayable,
+// by net/http's rule: GET, HEAD, OPTIONS or TRACE, or an Idempotency-Key
+// header, and no body or one that GetBody can produce again; at most
+// 8 times. Timeouts, the caller's own cancellation, a stream reset on a
+// connection that is still up, and a failure on a fresh connection are
+// never replayed: the server may be refusing the request, and replaying it
+// would multiply its load. HTTP/2 connections are health-checked with
 // PINGs (SendPingTimeout, PingTimeout) and closed when the peer stops
 // answering.
 //

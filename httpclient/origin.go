@@ -137,12 +137,12 @@ func newOrigin(t *Transport, name, scheme, addr string) (*origin, error) {
 }
 
 // maxReplays bounds how many times one request is sent again. Every
-// replay follows a connection failure that the server caused (a close, a
-// GOAWAY), so the bound only guards against a loop; it is high because a
-// server that caps requests per connection (nginx's keepalive_requests)
-// sends GOAWAY to many requests at once, and they race for the next
-// connection, which is capped too.
-const maxReplays = 64
+// replay follows a connection the server closed or sent away (see
+// roundTrip), so the bound only guards against a loop; it is above one
+// because a server that caps requests per connection (nginx's
+// keepalive_requests) sends GOAWAY to many requests at once, and they race
+// for the next connection, which is capped too.
+const maxReplays = 8
 
 var errConnUnavailable = errors.New("httpclient: connection takes no new requests")
 
@@ -263,9 +263,45 @@ func (c *conn) stateChanged(cc *http.ClientConn) {
 // endLease gives back an HTTP/1 connection held under lease l, unless it
 // was given back already.
 func (c *conn) endLease(l uint64) {
-	res := c.res
+	// c.res is the holder's until giveBack: read it only once the CAS
+	// made this call the one that gives it back.
 	if c.lease.CompareAndSwap(l, l+1) {
-		giveBack(res)
+		giveBack(c.res)
+	}
+}
+
+// leaseBody ends an HTTP/1 lease when its body ends, as a second path
+// beside the state hook: net/http runs one hook at a time and drops a call
+// that comes while one runs, so a whole request can start and finish inside
+// another's hook run and never be seen by one. endLease's CAS makes the
+// two paths give the connection back once.
+type leaseBody struct {
+	io.ReadCloser
+	c     *conn
+	lease uint64
+	done  atomic.Bool
+}
+
+func (b *leaseBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil {
+		b.end()
+	}
+	return n, err
+}
+
+func (b *leaseBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.end()
+	return err
+}
+
+// end gives the connection back when net/http is done with it; when it is
+// not yet (its read loop still finishing the response), the state hook
+// that follows does it.
+func (b *leaseBody) end() {
+	if b.c.cc.InFlight() == 0 && b.done.CompareAndSwap(false, true) {
+		b.c.endLease(b.lease)
 	}
 }
 
@@ -316,6 +352,12 @@ func (o *origin) roundTrip(req *http.Request) (*http.Response, error) {
 			}
 		} else if err != nil {
 			c.endLease(lease)
+		} else if resp.Body == nil || resp.Body == http.NoBody {
+			if c.cc.InFlight() == 0 {
+				c.endLease(lease)
+			}
+		} else {
+			resp.Body = &leaseBody{ReadCloser: resp.Body, c: c, lease: lease}
 		}
 		if err == nil {
 			o.requests.Add(1)
@@ -325,7 +367,7 @@ func (o *origin) roundTrip(req *http.Request) (*http.Response, error) {
 		// have closed it meanwhile) or has gone away since (closed, or a
 		// GOAWAY: the server stopped taking requests on it), never for
 		// what may be the request's own fault on a healthy connection.
-		if replays < o.maxReplays && (reused || notSent(err) || usable(c) != nil) && ctx.Err() == nil && retryable(err) {
+		if replays < o.maxReplays && (notSent(err) || (reused && c.cc.Err() != nil)) && ctx.Err() == nil && retryable(err) {
 			if next, ok := rewind(req); ok {
 				r = next
 				replays++
@@ -404,10 +446,24 @@ func replayable(r *http.Request) bool {
 // holds a reserved stream).
 func (o *origin) get(ctx context.Context) (*conn, uint64, error) {
 	if !o.known.Load() {
-		// The first connection: take turns until one exists.
+		// The first connection: take turns until one exists. The turn
+		// counts toward AcquireTimeout, which bounds the whole wait.
+		var timeout <-chan struct{}
+		if _, ok := ctx.Deadline(); !ok {
+			if d := o.pool.Config().AcquireTimeout; d > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, d)
+				defer cancel()
+				timeout = ctx.Done()
+			}
+		}
+		start := time.Now()
 		select {
 		case o.gate <- struct{}{}:
 		case <-ctx.Done():
+			if timeout != nil && context.Cause(ctx) == context.DeadlineExceeded {
+				return nil, 0, &pool.TimeoutError{Pool: o.pool.Name(), Waited: time.Since(start), State: o.pool.Stats()}
+			}
 			return nil, 0, context.Cause(ctx)
 		}
 		if o.known.Load() {
@@ -672,9 +728,14 @@ func (o *origin) close() error {
 		cs = append(cs, c)
 	}
 	o.mu.Unlock()
-	// Closing a connection runs its state hook, which gives it back.
+	// Closing an HTTP/1 connection runs its state hook, which gives it
+	// back; a shared HTTP/2 one has no hook: hand it back here (it is
+	// destroyed, being closed), or Close would wait for its caller.
 	for _, c := range cs {
 		c.cc.Close()
+		if c.h2 {
+			o.sharedChanged(c)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
