@@ -235,14 +235,17 @@ func (t *Transport) Warm(ctx context.Context, origins ...string) error {
 			continue
 		}
 		wg.Go(func() {
+			name := o.name
 			err := o.warm(ctx, max(t.cfg.MinSize, 1))
 			for err == errEvicted {
+				// o was evicted meanwhile; newOrigin fails (o nil)
+				// when the transport closed.
 				if o, err = t.newOrigin(originKey{u.Scheme, u.Host}); err == nil {
 					err = o.warm(ctx, max(t.cfg.MinSize, 1))
 				}
 			}
 			if err != nil {
-				fail(fmt.Errorf("httpclient: Warm %s: %w", o.name, err))
+				fail(fmt.Errorf("httpclient: Warm %s: %w", name, err))
 			}
 		})
 	}
