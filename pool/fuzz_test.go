@@ -94,12 +94,6 @@ func runModel(t *testing.T, data []byte) {
 		if exp := r.ExpiresAt(); !exp.IsZero() && !now().Before(exp) {
 			t.Fatalf("step %d: lent conn %d past its lifetime", step, c.id)
 		}
-		if cfg.Check != nil && c.dead.Load() && now().Sub(r.CreatedAt()) > time.Second {
-			// A dead conn may be lent only if it was used within
-			// CheckAfterIdle and nothing marked it suspect; the model
-			// can't see that, so it only counts them.
-			_ = c
-		}
 		held = append(held, r)
 	}
 	pick := func(i byte) (*Resource[*conn], bool) {
