@@ -30,9 +30,22 @@ const (
 	DefaultMaxConcurrentCreates = 4
 
 	// DefaultCreateBackoff is the first pause after a failed Create:
-	// currently 50ms. It doubles (with jitter) on every further failure in
+	// currently 100ms. It doubles (with jitter) on every further failure in
 	// a row, up to DefaultMaxCreateBackoff.
-	DefaultCreateBackoff = 50 * time.Millisecond
+	DefaultCreateBackoff = 100 * time.Millisecond
+
+	// MinCreatePause is the shortest pause between failed Creates,
+	// whatever CreateBackoff says: currently 100ms, so a dead backend
+	// sees at most 10 attempts a second from a pool.
+	MinCreatePause = 100 * time.Millisecond
+
+	// DemandRetryInterval caps the pause after a failed Create while
+	// callers wait or arrive: currently 1s. A caller arriving when it is
+	// over triggers the next attempt and waits for it, so callers are
+	// served within about a second of the backend's return however long
+	// it was down. (While the pool has no resource open, callers arriving
+	// before then fail at once with the Create error.)
+	DemandRetryInterval = time.Second
 
 	// DefaultMaxCreateBackoff caps the pause between failed Creates:
 	// currently 5s.
@@ -79,7 +92,7 @@ type Config[T any] struct {
 	MaxSize int
 
 	// MaxIdle caps the idle resources; a resource released while MaxIdle
-	// are idle is destroyed. Zero: MaxSize.
+	// are idle is destroyed. Zero: MaxSize (following SetMaxSize).
 	MaxIdle int
 
 	// IdleTimeout destroys a resource idle for longer, never taking the
@@ -96,8 +109,9 @@ type Config[T any] struct {
 	// Zero: DefaultLifetimeJitterFraction of MaxLifetime. Negative: none.
 	MaxLifetimeJitter time.Duration
 
-	// AcquireTimeout is the deadline Acquire applies when its ctx has
-	// none. Zero: wait as long as ctx allows.
+	// AcquireTimeout bounds every Acquire from the moment it is called:
+	// its deadline is ctx's or now+AcquireTimeout, whichever is sooner.
+	// Zero: only ctx's.
 	AcquireTimeout time.Duration
 
 	// MaxWaiters bounds the Acquire calls waiting at once; one more fails
@@ -105,7 +119,8 @@ type Config[T any] struct {
 	MaxWaiters int
 
 	// CheckAfterIdle is how long a resource may be idle before Acquire
-	// checks it. Zero: DefaultCheckAfterIdle. Negative: check on every
+	// checks it, whether it was idle, handed over by a Release or just
+	// created. Zero: DefaultCheckAfterIdle. Negative: check on every
 	// Acquire. Ignored without Check.
 	CheckAfterIdle time.Duration
 
@@ -129,7 +144,9 @@ type Config[T any] struct {
 
 	// CreateBackoff is the first pause after a failed Create; it doubles
 	// on each further failure in a row, with jitter, up to
-	// MaxCreateBackoff. Zero: DefaultCreateBackoff.
+	// MaxCreateBackoff. Zero: DefaultCreateBackoff. A pause is never
+	// below MinCreatePause, and never above DemandRetryInterval while
+	// callers wait.
 	CreateBackoff time.Duration
 
 	// MaxCreateBackoff caps the pause between failed Creates. Zero:
@@ -147,9 +164,10 @@ type Config[T any] struct {
 	// Zero: off.
 	LeakThreshold time.Duration
 
-	// Budget, when set, caps the open resources of all pools sharing it.
-	// Optional.
-	Budget *Budget
+	// Budget, when set, caps the open resources of all pools sharing it:
+	// a [*Budget] within the process, or a fleet budget across processes.
+	// Optional; a nil *Budget means none.
+	Budget SharedBudget
 
 	// Observer receives events for metrics. Optional. Its methods are
 	// called without any lock held and must not block.
@@ -173,15 +191,21 @@ type settings struct {
 	maxCreateBackoff     time.Duration
 }
 
-// ConfigError reports a Config field that cannot work. [New] returns it.
+// ConfigError reports a Config field, or an argument of a method that
+// changes a limit, that cannot work. [New], [Pool.SetMaxSize],
+// [Pool.SetMinSize] and [Budget.SetSize] return it.
 type ConfigError struct {
 	Pool   string // the pool's name
-	Field  string // the field, as spelled in Config
+	Op     string // the method, as "SetMaxSize"; empty for New
+	Field  string // the field, as spelled in Config, or the argument
 	Value  any    // the value given
 	Reason string // what is wrong with it
 }
 
 func (e *ConfigError) Error() string {
+	if e.Op != "" {
+		return fmt.Sprintf("pool %q: %s(%s = %v): %s", e.Pool, e.Op, e.Field, e.Value, e.Reason)
+	}
 	return fmt.Sprintf("pool %q: Config.%s = %v: %s", e.Pool, e.Field, e.Value, e.Reason)
 }
 
@@ -193,8 +217,13 @@ func (cfg *Config[T]) validate(name string) (settings, error) {
 	if cfg.Create == nil {
 		return bad("Create", "nil", "required")
 	}
-	if cfg.Budget != nil && cfg.Budget.sem == nil {
-		return bad("Budget", "Budget{}", "not made by NewBudget")
+	if b, ok := cfg.Budget.(*Budget); ok {
+		switch {
+		case b == nil:
+			cfg.Budget = nil
+		case b.size == 0:
+			return bad("Budget", "Budget{}", "not made by NewBudget")
+		}
 	}
 	if cfg.MaxSize <= 0 {
 		return bad("MaxSize", cfg.MaxSize, "must be > 0")

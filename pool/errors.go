@@ -39,19 +39,32 @@ type TimeoutError struct {
 	// leak detection is on; zero and empty otherwise.
 	LongestHeld   time.Duration
 	LongestHolder string
+
+	// BudgetLimited is true when the pool's [SharedBudget], not its
+	// MaxSize, was the limit: the budget was spent (State.Budget) while
+	// the pool was below MaxSize or waited for a share.
+	BudgetLimited bool
 }
 
 func (e *TimeoutError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pool %q: timeout waiting for a resource after %v (open %d/%d, in use %d, idle %d, creating %d, waiting %d)",
 		e.Pool, e.Waited.Round(time.Microsecond), e.State.Open, e.State.MaxSize, e.State.InUse, e.State.Idle, e.State.Creating, e.State.Waiting)
+	if e.BudgetLimited {
+		bs := e.State.Budget
+		fmt.Fprintf(&b, "; limited by the budget, not MaxSize: budget %d/%d in use by %d pools", bs.Used, bs.Size, bs.Pools)
+	}
 	if e.LastCreateErr != nil {
 		fmt.Fprintf(&b, "; last create error: %v", e.LastCreateErr)
 	}
-	if e.LongestHolder != "" {
-		fmt.Fprintf(&b, "; longest holder (held %v) acquired at:\n%s", e.LongestHeld.Round(time.Millisecond), e.LongestHolder)
-	}
+	writeHolder(&b, e.LongestHeld, e.LongestHolder)
 	return b.String()
+}
+
+func writeHolder(b *strings.Builder, held time.Duration, stack string) {
+	if stack != "" {
+		fmt.Fprintf(b, "; longest holder (held %v) acquired at:\n%s", held.Round(time.Millisecond), stack)
+	}
 }
 
 // Is reports whether target is ErrAcquireTimeout or context.DeadlineExceeded.
@@ -59,8 +72,9 @@ func (e *TimeoutError) Is(target error) bool {
 	return target == ErrAcquireTimeout || target == context.DeadlineExceeded
 }
 
-// CreateError is delivered to a waiting Acquire when the Create made for it
-// failed. It unwraps to Create's error.
+// CreateError is returned by Acquire when the pool has no resource open and
+// Create failed: to every caller waiting when it failed, and to callers
+// arriving while the backoff lasts. It unwraps to Create's error.
 type CreateError struct {
 	Pool string
 	Err  error
@@ -70,3 +84,63 @@ func (e *CreateError) Error() string { return fmt.Sprintf("pool %q: create: %v",
 
 // Unwrap returns Create's error.
 func (e *CreateError) Unwrap() error { return e.Err }
+
+// CloseError is returned by [Pool.Close] when its ctx ends before every
+// resource is back. It unwraps to ctx's error.
+type CloseError struct {
+	Pool  string // the pool's name
+	State Stats  // the pool's stats when Close gave up
+	Err   error  // ctx's error
+
+	// LongestHeld and LongestHolder describe the longest current holder,
+	// as in [TimeoutError], when leak detection is on.
+	LongestHeld   time.Duration
+	LongestHolder string
+}
+
+func (e *CloseError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "pool %q: close: %d resources still open (in use %d, creating %d): %v",
+		e.Pool, e.State.Open, e.State.InUse, e.State.Creating, e.Err)
+	writeHolder(&b, e.LongestHeld, e.LongestHolder)
+	return b.String()
+}
+
+// Unwrap returns ctx's error.
+func (e *CloseError) Unwrap() error { return e.Err }
+
+// ErrBroken says a resource no longer works. An error that matches it
+// (errors.Is), such as one made by [Broken], makes [Pool.Do] destroy the
+// resource instead of releasing it.
+var ErrBroken = errors.New("pool: resource broken")
+
+// Broken returns an error that wraps err and matches ErrBroken: return it
+// from the function given to [Pool.Do] to have the resource destroyed.
+// Broken(nil) returns ErrBroken.
+func Broken(err error) error {
+	if err == nil {
+		return ErrBroken
+	}
+	return &brokenError{err}
+}
+
+type brokenError struct{ err error }
+
+func (e *brokenError) Error() string        { return e.err.Error() }
+func (e *brokenError) Unwrap() error        { return e.err }
+func (e *brokenError) Is(target error) bool { return target == ErrBroken }
+
+// IsBroken reports whether err says the resource it came from is broken,
+// which is the rule [Pool.Do] applies: err matches ErrBroken (errors.Is),
+// or an error in its chain has a method Broken() bool that returns true
+// (so a package can mark its own error types without importing pool).
+func IsBroken(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, ErrBroken) {
+		return true
+	}
+	var b interface{ Broken() bool }
+	return errors.As(err, &b) && b.Broken()
+}

@@ -9,10 +9,13 @@ import (
 )
 
 // FuzzPool drives random sequences of Acquire, Release, Destroy, cancelled
-// Acquires, passing time, backend restarts and outages, and Close against a
-// model of what the caller holds, and checks the pool's invariants after
-// every step:
-//   - Open <= MaxSize, and Open = Idle + InUse + Creating + Destroying;
+// Acquires, passing time, backend restarts and outages, SetMaxSize,
+// SetMinSize and Close against a model of what the caller holds and of the
+// limits, and checks the pool's invariants after every step:
+//   - Open = Idle + InUse + Creating + Destroying, and Open <= MaxSize
+//     except after MaxSize was lowered, while held resources are out (no
+//     idle or new ones beyond it then);
+//   - the limits are those last set, and a refused change changes nothing;
 //   - InUse equals what the model holds (the background never keeps one);
 //   - no resource is lent twice, and none destroyed or expired is lent;
 //   - after Close and the last Release, nothing is left open.
@@ -23,6 +26,11 @@ func FuzzPool(f *testing.F) {
 	f.Add([]byte{1, 0, 0, 0, 4, 5, 0, 0, 3, 0, 1, 1, 2, 4, 4, 6})
 	f.Add([]byte{2, 2, 3, 1, 0, 5, 0, 4, 4, 4, 0, 0, 0, 3, 1, 2})
 	f.Add([]byte{0, 255, 7, 0, 0, 0, 0, 0, 5, 4, 4, 0, 0, 7, 0, 1, 1, 1, 2})
+	f.Add([]byte{32, 3, 0, 0, 0, 0, 0, 0, 8, 0, 1, 0, 8, 3, 0, 0, 9, 2, 4, 9, 1, 1})
+	// Creators started before Create failed, asleep in the backoff when
+	// MaxSize is lowered (see TestOneCreatorRetriesWhileCreateFails).
+	f.Add([]byte{106, 112, 88, 38, 238, 33, 250, 77, 31, 219, 96, 14, 95, 231, 178, 35, 102, 62, 159, 71,
+		176, 209, 142, 123, 210, 73, 5, 111, 149, 193, 161, 217, 239, 187, 97, 210, 145, 150, 123, 195, 248, 20})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 2 {
 			return
@@ -68,12 +76,16 @@ func runModel(t *testing.T, data []byte) {
 	closed := false
 	now := func() time.Time { return time.Now() }
 
+	minSize, maxSize := cfg.MinSize, cfg.MaxSize
 	check := func(step int) {
 		t.Helper()
 		synctest.Wait()
 		s := p.Stats()
-		if s.Open > cfg.MaxSize {
-			t.Fatalf("step %d: Open %d > MaxSize %d", step, s.Open, cfg.MaxSize)
+		if s.MinSize != minSize || s.MaxSize != maxSize {
+			t.Fatalf("step %d: Stats says MinSize %d MaxSize %d, model %d %d", step, s.MinSize, s.MaxSize, minSize, maxSize)
+		}
+		if s.Open > maxSize && (s.Idle > 0 || s.Creating > 0 || s.Open > len(held)+s.Destroying) {
+			t.Fatalf("step %d: Open %d > MaxSize %d with %d idle, %d creating, %d held", step, s.Open, maxSize, s.Idle, s.Creating, len(held))
 		}
 		if s.Open != s.Idle+s.InUse+s.Creating+s.Destroying {
 			t.Fatalf("step %d: Open %d != Idle %d + InUse %d + Creating %d + Destroying %d", step, s.Open, s.Idle, s.InUse, s.Creating, s.Destroying)
@@ -109,7 +121,7 @@ func runModel(t *testing.T, data []byte) {
 
 	check(-1)
 	for step := 0; step+1 < len(data); step += 2 {
-		op, arg := data[step]%8, data[step+1]
+		op, arg := data[step]%10, data[step+1]
 		switch op {
 		case 0, 7: // Acquire, bounded
 			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(arg%4)*time.Second+time.Millisecond)
@@ -158,6 +170,28 @@ func runModel(t *testing.T, data []byte) {
 				b.setDown(errors.New("connection refused"))
 			} else {
 				b.setDown(nil)
+			}
+		case 8: // SetMaxSize, sometimes refused
+			n := int(arg%6) - 1
+			err := p.SetMaxSize(n)
+			if ok := n > 0 && n >= minSize; ok != (err == nil) {
+				t.Fatalf("step %d: SetMaxSize(%d) with MinSize %d: %v", step, n, minSize, err)
+			}
+			if err == nil {
+				maxSize = n
+			}
+		case 9: // SetMinSize, sometimes refused
+			n := int(arg%6) - 1
+			err := p.SetMinSize(n)
+			maxIdle := maxSize
+			if cfg.MaxIdle > 0 {
+				maxIdle = min(cfg.MaxIdle, maxSize)
+			}
+			if ok := n >= 0 && n <= maxSize && (cfg.MaxIdle == 0 || n <= maxIdle); ok != (err == nil) {
+				t.Fatalf("step %d: SetMinSize(%d) with MaxSize %d: %v", step, n, maxSize, err)
+			}
+			if err == nil {
+				minSize = n
 			}
 		}
 		check(step)

@@ -36,7 +36,7 @@ func (p *Pool[T]) maintain() {
 
 type leak struct {
 	held  time.Duration
-	stack string
+	stack []string // stackFrames
 }
 
 // maintainOnce does what is due now and returns how long to sleep.
@@ -62,28 +62,26 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 	}
 	// Walk the idle stack from the bottom (least recently used). Keep the
 	// ones that stay; idle timeouts never take the pool below MinSize.
-	kept := p.idle[:0]
-	canRetire := p.open - p.destroying - p.cfg.MinSize
-	for _, r := range p.idle {
+	canRetire := p.open - p.destroying - p.minSize
+	p.idle.Retain(func(r *Resource[T]) bool {
 		switch {
 		case r.expired(now):
 			p.removeLocked(r, ReasonLifetime)
 			retire, reasons = append(retire, r), append(reasons, ReasonLifetime)
 			canRetire--
-			continue
+			return false
 		case p.cfg.IdleTimeout > 0 && canRetire > 0 && now.sub(r.lastUsed) >= p.cfg.IdleTimeout:
 			p.removeLocked(r, ReasonIdle)
 			retire, reasons = append(retire, r), append(reasons, ReasonIdle)
 			canRetire--
-			continue
+			return false
 		case p.s.healthCheckPeriod > 0 && (p.suspectLocked(r) ||
 			(now.sub(r.lastChecked) >= p.s.healthCheckPeriod && now.sub(r.lastUsed) >= p.s.checkAfterIdle)):
 			r.state = stateChecking
 			p.inUse++
 			check = append(check, r)
-			continue
+			return false
 		}
-		kept = append(kept, r)
 		if r.expires != 0 {
 			due(r.expires)
 		}
@@ -95,9 +93,8 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 		if p.s.healthCheckPeriod > 0 {
 			due(max(r.lastChecked.add(p.s.healthCheckPeriod), r.lastUsed.add(p.s.checkAfterIdle)))
 		}
-	}
-	clear(p.idle[len(kept):])
-	p.idle = kept
+		return true
+	})
 	if len(check) > 0 {
 		due(now.add(p.s.healthCheckPeriod))
 	}
@@ -109,13 +106,13 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 			if held := now.sub(r.acquired); held >= p.cfg.LeakThreshold {
 				r.leakReported = true
 				p.stats.Leaks++
-				leaks = append(leaks, leak{held: held, stack: formatStack(r.stack)})
+				leaks = append(leaks, leak{held: held, stack: stackFrames(r.stack)})
 			} else {
 				due(r.acquired.add(p.cfg.LeakThreshold))
 			}
 		}
 	}
-	p.spawnCreatorsLocked()
+	p.spawnCreatorsLocked(context.Background())
 	p.wakeAt = next
 	p.mu.Unlock()
 
@@ -125,7 +122,7 @@ func (p *Pool[T]) maintainOnce() time.Duration {
 	for _, l := range leaks {
 		p.log.Warn("pool: resource held longer than LeakThreshold; acquired at the stack below",
 			slog.String("pool", p.name), slog.Duration("held", l.held),
-			slog.Duration("threshold", p.cfg.LeakThreshold), slog.String("stack", l.stack))
+			slog.Duration("threshold", p.cfg.LeakThreshold), slog.Any("stack", l.stack))
 	}
 	failed := false
 	for _, r := range check {
@@ -172,16 +169,10 @@ func (p *Pool[T]) checkInBackground(r *Resource[T]) bool {
 	r.lastChecked = now
 	r.checkedGen = p.suspectGen
 	// Give it back without changing its recency: a background check is
-	// not a use, so lastUsed stays as it was.
-	lastUsed := r.lastUsed
-	to, destroy := p.putBackLocked(r, now)
-	r.lastUsed = lastUsed
+	// not a use.
+	to, drop := p.putBackLocked(r, now, false)
 	p.mu.Unlock()
-	if destroy {
-		p.destroy(r, ReasonIdle)
-	} else if to != nil {
-		to.give(r)
-	}
+	p.settle(r, to, drop)
 	return true
 }
 
@@ -191,9 +182,7 @@ func (p *Pool[T]) checkInBackground(r *Resource[T]) bool {
 // is what http.Client.CloseIdleConnections asks of a transport.
 func (p *Pool[T]) CloseIdle() int {
 	p.mu.Lock()
-	idle := append([]*Resource[T](nil), p.idle...)
-	clear(p.idle)
-	p.idle = p.idle[:0]
+	idle := p.idle.Drain()
 	for _, r := range idle {
 		p.removeLocked(r, ReasonIdle)
 	}
@@ -208,38 +197,51 @@ func (p *Pool[T]) CloseIdle() int {
 // sibling, if one can go without taking the pool below MinSize.
 func (p *Pool[T]) reclaimIdle() bool {
 	p.mu.Lock()
-	if p.closed || len(p.idle) == 0 || p.open-p.destroying <= p.cfg.MinSize {
+	if p.closed || p.open-p.destroying <= p.minSize {
 		p.mu.Unlock()
 		return false
 	}
-	r := p.idle[0]
-	copy(p.idle, p.idle[1:])
-	p.idle[len(p.idle)-1] = nil
-	p.idle = p.idle[:len(p.idle)-1]
+	r, ok := p.idle.PopOldest()
+	if !ok {
+		p.mu.Unlock()
+		return false
+	}
 	p.removeLocked(r, ReasonIdle)
 	p.mu.Unlock()
 	p.destroy(r, ReasonIdle)
 	return true
 }
 
-// formatStack renders pcs as "function\n\tfile:line" lines, skipping the
-// pool's own frames.
-func formatStack(pcs []uintptr) string {
-	var b strings.Builder
+// stackFrames returns pcs as one "function file:line" string per frame,
+// skipping the pool's own frames: a leak report's stack, which a log
+// handler renders as a list (a JSON array), one frame per element.
+func stackFrames(pcs []uintptr) []string {
+	var out []string
 	frames := runtime.CallersFrames(pcs)
 	for {
 		f, more := frames.Next()
 		if !strings.HasPrefix(f.Function, "github.com/poolkit/poolkit/pool.") || strings.HasSuffix(f.File, "_test.go") {
-			b.WriteString(f.Function)
-			b.WriteString("\n\t")
-			b.WriteString(f.File)
-			b.WriteByte(':')
-			b.WriteString(strconv.Itoa(f.Line))
-			b.WriteByte('\n')
+			out = append(out, f.Function+" "+f.File+":"+strconv.Itoa(f.Line))
 		}
 		if !more {
-			break
+			return out
 		}
 	}
-	return strings.TrimSuffix(b.String(), "\n")
+}
+
+// formatStack renders pcs as "function\n\tfile:line" lines, as
+// runtime/debug.Stack does, skipping the pool's own frames: the holder's
+// stack in a TimeoutError's message.
+func formatStack(pcs []uintptr) string {
+	var b strings.Builder
+	for i, f := range stackFrames(pcs) {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fn, at, _ := strings.Cut(f, " ")
+		b.WriteString(fn)
+		b.WriteString("\n\t")
+		b.WriteString(at)
+	}
+	return b.String()
 }

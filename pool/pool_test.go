@@ -3,9 +3,11 @@ package pool
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -368,16 +370,21 @@ func TestAcquireTimeout(t *testing.T) {
 				t.Errorf("message %q lacks %q", err, want)
 			}
 		}
-		// A ctx deadline takes precedence over AcquireTimeout.
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		start = time.Now()
-		_, err = p.Acquire(ctx)
-		if waited := time.Since(start); waited != 5*time.Second || !errors.Is(err, ErrAcquireTimeout) {
-			t.Errorf("with ctx deadline: waited %v, err %v; want 5s and a timeout", waited, err)
+		// The sooner of ctx's deadline and AcquireTimeout applies.
+		for _, tt := range []struct{ ctxTimeout, want time.Duration }{
+			{5 * time.Second, 2 * time.Second},
+			{time.Second, time.Second},
+		} {
+			ctx, cancel := context.WithTimeout(context.Background(), tt.ctxTimeout)
+			start = time.Now()
+			_, err = p.Acquire(ctx)
+			cancel()
+			if waited := time.Since(start); waited != tt.want || !errors.Is(err, ErrAcquireTimeout) {
+				t.Errorf("with a ctx deadline of %v: waited %v, err %v; want %v and a timeout", tt.ctxTimeout, waited, err, tt.want)
+			}
 		}
-		if s := p.Stats(); s.Timeouts != 2 || s.Waiting != 0 {
-			t.Errorf("Timeouts = %d, Waiting = %d; want 2, 0", s.Timeouts, s.Waiting)
+		if s := p.Stats(); s.Timeouts != 3 || s.Waiting != 0 {
+			t.Errorf("Timeouts = %d, Waiting = %d; want 3, 0", s.Timeouts, s.Waiting)
 		}
 		release(r1)
 		release(r2)
@@ -416,8 +423,9 @@ func TestCanceledAcquireLeaksNothing(t *testing.T) {
 }
 
 func TestAbandonedHandOffGoesToNextWaiter(t *testing.T) {
-	// A waiter whose ctx ends just as a resource is handed to it passes the
-	// resource on; run many times to hit the race both ways.
+	// A waiter whose ctx ends just as a resource is released either keeps
+	// it (it was lent at the hand-off) or leaves the line first, and the
+	// resource goes on; run many times to hit the race both ways.
 	b := &backend{}
 	p := newPool(t, b, Config[*conn]{MaxSize: 1})
 	for i := 0; i < 300; i++ {
@@ -448,6 +456,43 @@ func TestAbandonedHandOffGoesToNextWaiter(t *testing.T) {
 	if s.Acquires+s.Canceled != 3*300 {
 		t.Errorf("Acquires %d + Canceled %d != %d", s.Acquires, s.Canceled, 3*300)
 	}
+}
+
+// A resource released while a caller waits is lent to that caller by the
+// releaser: counted once, at the hand-off, and never taken back, even when
+// the caller's ctx ends before it runs.
+func TestHandOffLendsAtRelease(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := newPool(t, &backend{}, Config[*conn]{MaxSize: 1})
+		held := mustAcquire(t, p) // waits for its Create, which takes no time here
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		type got struct {
+			r   *Resource[*conn]
+			err error
+		}
+		gotc := make(chan got, 1)
+		go func() {
+			r, err := p.Acquire(ctx)
+			gotc <- got{r, err}
+		}()
+		time.Sleep(time.Second) // the waiter has waited 1s
+		synctest.Wait()
+		release(held)
+		s := p.Stats()
+		if s.Acquires != 2 || s.WaitedAcquires != 2 || s.WaitTime != time.Second || s.InUse != 1 || s.Waiting != 0 || s.Idle != 0 {
+			t.Errorf("just after the release: %+v; want the conn lent to the waiter, counted, with its 1s wait", s)
+		}
+		cancel() // the waiter may not have run yet
+		g := <-gotc
+		if g.err != nil {
+			t.Fatalf("Acquire: %v; want the conn lent to it at the release", g.err)
+		}
+		release(g.r)
+		if s := p.Stats(); s.Acquires != 2 || s.Canceled != 0 || s.Idle != 1 {
+			t.Errorf("after: %+v; want 2 acquires, none canceled, the conn idle", s)
+		}
+	})
 }
 
 func TestCreateErrorReachesWaiter(t *testing.T) {
@@ -499,13 +544,14 @@ func TestDeadBackendDoesNotSpin(t *testing.T) {
 						errs.Add(1)
 					}
 					acancel()
+					time.Sleep(50 * time.Millisecond) // callers fail fast: pace them
 				}
 			}()
 		}
 		wg.Wait()
 		creates, _, _ := b.count()
-		// One Create at a time while failing, backing off to 2s (at
-		// least 1s with jitter): about 30-70 attempts in a minute.
+		// One Create at a time while failing, backing off to 1s while
+		// callers ask (DemandRetryInterval): about 60 attempts in a minute.
 		if creates > 80 || creates < 20 {
 			t.Errorf("Create called %d times in a minute of outage; want one attempt per backoff (20..80)", creates)
 		}
@@ -918,25 +964,43 @@ type recorder struct {
 	created, createErrs, acquired, released, to int
 	waited                                      time.Duration
 	onDestroy                                   func(DestroyReason, time.Duration)
+	events                                      []string // pool names seen, per event
 }
 
-func (o *recorder) Created(_ time.Duration, err error) {
+func (o *recorder) Created(_ context.Context, e CreateEvent) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if err != nil {
+	o.events = append(o.events, "created "+e.Pool)
+	if e.Err != nil {
 		o.createErrs++
 	} else {
 		o.created++
 	}
 }
-func (o *recorder) Destroyed(r DestroyReason, age time.Duration) {
+func (o *recorder) Destroyed(e DestroyEvent) {
 	if o.onDestroy != nil {
-		o.onDestroy(r, age)
+		o.onDestroy(e.Reason, e.Age)
 	}
 }
-func (o *recorder) Acquired(w time.Duration) { o.mu.Lock(); o.acquired++; o.waited += w; o.mu.Unlock() }
-func (o *recorder) Released(time.Duration)   { o.mu.Lock(); o.released++; o.mu.Unlock() }
-func (o *recorder) TimedOut(time.Duration)   { o.mu.Lock(); o.to++; o.mu.Unlock() }
+func (o *recorder) Acquired(_ context.Context, e AcquireEvent) {
+	o.mu.Lock()
+	o.acquired++
+	o.waited += e.Wait
+	o.events = append(o.events, "acquired "+e.Pool)
+	o.mu.Unlock()
+}
+func (o *recorder) Released(e ReleaseEvent) {
+	o.mu.Lock()
+	o.released++
+	o.events = append(o.events, "released "+e.Pool)
+	o.mu.Unlock()
+}
+func (o *recorder) TimedOut(_ context.Context, e AcquireEvent) {
+	o.mu.Lock()
+	o.to++
+	o.events = append(o.events, "timedout "+e.Pool)
+	o.mu.Unlock()
+}
 
 func TestObserverSeesEveryEvent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -1124,3 +1188,97 @@ func TestMaintainerSleepsAtMinSize(t *testing.T) {
 		}
 	})
 }
+
+func mk(t *testing.T, cfg Config[*conn]) *Pool[*conn] {
+	t.Helper()
+	p, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func closeT(t *testing.T, p *Pool[*conn]) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.Close(ctx); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+}
+
+// logRecords returns the JSON log records whose message contains msg.
+func logRecords(t *testing.T, logs string, msg string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for line := range strings.Lines(logs) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line is not JSON: %v\n%s", err, line)
+		}
+		if m, _ := rec["msg"].(string); strings.Contains(m, msg) {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// checkStackList checks that a record names its pool under "pool" and
+// carries its stack as a list of "function file:line" frames, one of
+// them in fn.
+func checkStackList(t *testing.T, rec map[string]any, pool, fn string) {
+	t.Helper()
+	if rec["pool"] != pool {
+		t.Errorf("pool = %v; want %q", rec["pool"], pool)
+	}
+	frames, ok := rec["stack"].([]any)
+	if !ok || len(frames) == 0 {
+		t.Fatalf("stack = %#v; want a non-empty list of frames", rec["stack"])
+	}
+	found := false
+	for _, f := range frames {
+		s, _ := f.(string)
+		fn2, at, ok := strings.Cut(s, " ")
+		if !ok || !frameRE.MatchString(s) || !strings.Contains(at, ":") {
+			t.Errorf("frame %q; want \"function file:line\"", s)
+		}
+		if strings.Contains(fn2, "pool.(*Pool") || strings.Contains(fn2, "pool.(*Resource") {
+			t.Errorf("frame %q is the pool's own", s)
+		}
+		found = found || strings.HasSuffix(fn2, "."+fn)
+	}
+	if !found {
+		t.Errorf("no frame in %s: %q", fn, frames)
+	}
+}
+
+var frameRE = regexp.MustCompile(`^\S+ \S+:\d+$`)
+
+// TestLeakReportStackIsAList: in a JSON log, a leak report's stack is an
+// array of frames a log viewer shows one per line, not one string with
+// escaped newlines; so is a misuse report's.
+func TestLeakReportStackIsAList(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs logBuffer
+		p := newPool(t, &backend{}, Config[*conn]{Name: "db", MaxSize: 2, LeakThreshold: time.Minute,
+			Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+		r := leakyHandler(t, p)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		recs := logRecords(t, logs.String(), "held longer than LeakThreshold")
+		if len(recs) != 1 {
+			t.Fatalf("%d leak reports; want 1:\n%s", len(recs), logs.String())
+		}
+		checkStackList(t, recs[0], "db", "leakyHandler")
+		release(r)
+		doubleRelease(r)
+		recs = logRecords(t, logs.String(), "not in use")
+		if len(recs) != 1 {
+			t.Fatalf("%d misuse reports; want 1:\n%s", len(recs), logs.String())
+		}
+		checkStackList(t, recs[0], "db", "doubleRelease")
+	})
+}
+
+// doubleRelease releases r a second time: its name must show up in the
+// misuse report.
+func doubleRelease(r *Resource[*conn]) { r.Release() }

@@ -8,7 +8,7 @@ type DestroyReason uint8
 // The reasons a resource is destroyed, as counted in [DestroyCounts] and
 // passed to [Observer].
 const (
-	ReasonIdle        DestroyReason = iota // idle past IdleTimeout, beyond MaxIdle, or reclaimed for a Budget sibling
+	ReasonIdle        DestroyReason = iota // idle past IdleTimeout, beyond MaxIdle or a lowered MaxSize, or reclaimed for a budget
 	ReasonLifetime                         // reached its MaxLifetime
 	ReasonCheckFailed                      // Config.Check returned an error
 	ReasonBroken                           // the holder called Destroy, or Reset failed
@@ -88,50 +88,28 @@ type Stats struct {
 	Creating   int // Create calls in flight (or waiting for the Budget)
 	Destroying int // Destroy calls in flight; they still count toward MaxSize
 	Waiting    int // Acquire calls waiting
-	MinSize    int // Config.MinSize
-	MaxSize    int // Config.MaxSize
+	MinSize    int // Config.MinSize, or as last set by SetMinSize
+	MaxSize    int // Config.MaxSize, or as last set by SetMaxSize
 
 	// OldestWait is how long the oldest waiting Acquire has waited; zero
 	// when none waits.
 	OldestWait time.Duration
 
+	// Budget is the pool's SharedBudget as it reports itself (its size
+	// and use across every pool sharing it); zero without one.
+	Budget BudgetStats
+
 	// Counters, cumulative since New.
-	Acquires       uint64        // successful Acquire calls
-	WaitedAcquires uint64        // successful Acquire calls that had to wait
-	WaitTime       time.Duration // total time waited by WaitedAcquires
+	Acquires       uint64        // successful Acquire calls, counted when the caller gets the resource
+	WaitedAcquires uint64        // successful Acquire calls that waited in line or for a check
+	WaitTime       time.Duration // total time WaitedAcquires took, checks included
 	Timeouts       uint64        // Acquire calls that hit their deadline
-	Canceled       uint64        // Acquire calls whose ctx was cancelled while waiting
+	Canceled       uint64        // Acquire calls whose ctx was cancelled
 	Rejected       uint64        // Acquire calls refused because MaxWaiters were waiting
+	FailedFast     uint64        // Acquire calls failed at once with the last Create error (backend down)
 	Created        uint64        // successful Create calls
 	CreateErrors   uint64        // failed Create calls
 	CheckFailures  uint64        // failed health checks (each also destroys a resource)
 	Leaks          uint64        // resources reported as held past LeakThreshold
 	Destroyed      DestroyCounts // destroyed resources, by reason
 }
-
-// Observer receives a pool's events, for metrics. The pool calls it without
-// holding its lock; implementations must be safe for concurrent use and must
-// not block. [NopObserver] can be embedded to implement only some methods.
-type Observer interface {
-	// Created reports a Create call that took d; err is its error, if any.
-	Created(d time.Duration, err error)
-	// Destroyed reports a resource destroyed at the given age.
-	Destroyed(reason DestroyReason, age time.Duration)
-	// Acquired reports a successful Acquire that waited wait (zero when a
-	// resource was idle).
-	Acquired(wait time.Duration)
-	// Released reports a resource given back (Release or Destroy) after
-	// being held for held.
-	Released(held time.Duration)
-	// TimedOut reports an Acquire that hit its deadline after wait.
-	TimedOut(wait time.Duration)
-}
-
-// NopObserver implements Observer and ignores every event.
-type NopObserver struct{}
-
-func (NopObserver) Created(time.Duration, error)           {}
-func (NopObserver) Destroyed(DestroyReason, time.Duration) {}
-func (NopObserver) Acquired(time.Duration)                 {}
-func (NopObserver) Released(time.Duration)                 {}
-func (NopObserver) TimedOut(time.Duration)                 {}
