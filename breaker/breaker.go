@@ -66,8 +66,10 @@ type Breaker struct {
 	settings Settings // defaults applied
 	cb       *gobreaker.TwoStepCircuitBreaker[struct{}]
 
-	hooks   hookQueue
-	retryAt atomic.Int64 // unix nanoseconds at which an open breaker turns half-open
+	hooks    hookQueue
+	retryAt  atomic.Int64 // unix nanoseconds at which an open breaker turns half-open
+	holdTill atomic.Int64 // unix nanoseconds until which HoldOpen rejects every call; 0: no hold
+	tripping atomic.Int32 // Trip calls in progress: the trip rule fires on any failure
 }
 
 // Outcomes reach gobreaker as these errors, so that the classifier runs
@@ -99,7 +101,7 @@ func New(name string, s Settings) (*Breaker, error) {
 		BucketPeriod: s.BucketPeriod,
 		Timeout:      s.OpenTimeout,
 		ReadyToTrip: func(c gobreaker.Counts) bool {
-			return s.readyToTrip(Counts(c))
+			return b.tripping.Load() > 0 || s.readyToTrip(Counts(c))
 		},
 		// Runs with gobreaker's mutex held: record only, deliver later.
 		OnStateChange: func(_ string, from, to gobreaker.State) {
@@ -112,6 +114,9 @@ func New(name string, s Settings) (*Breaker, error) {
 		},
 		IsExcluded: func(err error) bool { return err == errExcluded },
 	})
+	if a, ok := s.Observer.(Attacher); ok {
+		a.Attach(b)
+	}
 	return b, nil
 }
 
@@ -153,8 +158,65 @@ func (b *Breaker) Allow() (done func(err error), err error) {
 	return func(err error) { report(b.settings.Classify(err)) }, nil
 }
 
+// Trip opens the breaker now, as if its trip rule had fired: for a caller
+// that learns from elsewhere (another process sharing the downstream, see
+// package fleet) that the downstream is failing. The breaker then follows
+// its usual course: open for Settings.OpenTimeout, then half-open.
+//
+// It reports whether the breaker is open when Trip returns. It does nothing
+// and reports true when the breaker is open already; it does nothing and
+// reports false when the breaker is half-open with all its probes in flight
+// (their outcome decides). A closed breaker, or an open one whose timeout
+// has passed, trips. Trip counts as no call: the Observer hears the state
+// change but no rejection.
+func (b *Breaker) Trip() bool {
+	b.tripping.Add(1)
+	done, err := b.cb.Allow()
+	if err == nil {
+		done(errFailure) // closed: the trip rule fires; half-open: any failure opens
+	}
+	b.tripping.Add(-1)
+	b.flush()
+	return b.cb.State() == gobreaker.StateOpen
+}
+
+// HoldOpen makes the breaker reject every call until the instant until,
+// whatever its own state, without changing that state; a zero or past until
+// lifts the hold. Calls rejected by the hold get an *[OpenError] with State
+// StateOpen and RetryAt until, and are reported to the Observer as
+// rejected. Calls already allowed are not affected.
+//
+// It is for a caller that coordinates breakers across processes (package
+// fleet): one process probes a recovering downstream while the others hold
+// their breakers open, so the fleet sends a few probes rather than a few
+// per process. A later HoldOpen replaces an earlier one. The check on the
+// request path is one atomic load.
+func (b *Breaker) HoldOpen(until time.Time) {
+	if until.IsZero() {
+		b.holdTill.Store(0)
+		return
+	}
+	b.holdTill.Store(until.UnixNano())
+}
+
+// HeldUntil returns the end of the hold set by [Breaker.HoldOpen], or the
+// zero time when no hold is in force.
+func (b *Breaker) HeldUntil() time.Time {
+	h := b.holdTill.Load()
+	if h == 0 || time.Now().UnixNano() >= h {
+		return time.Time{}
+	}
+	return time.Unix(0, h)
+}
+
 // allow is Allow with the outcome given directly.
 func (b *Breaker) allow() (func(Outcome), error) {
+	if h := b.holdTill.Load(); h != 0 && time.Now().UnixNano() < h {
+		if o := b.settings.Observer; o != nil {
+			o.Rejected(b.name)
+		}
+		return nil, &OpenError{Service: b.name, State: StateOpen, RetryAt: time.Unix(0, h)}
+	}
 	done, err := b.cb.Allow()
 	b.flush()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -308,10 +309,13 @@ func TestObserverConcurrent(t *testing.T) {
 	b := mustNew(t, "svc", breaker.Settings{ConsecutiveFailures: 5, Observer: rec})
 	rec.b = b
 	var wg sync.WaitGroup
+	var allowed atomic.Int64
 	for range 8 {
 		wg.Go(func() {
 			for range 50 {
-				call(b, errBoom)
+				if call(b, errBoom) {
+					allowed.Add(1)
+				}
 				b.State()
 			}
 		})
@@ -322,7 +326,10 @@ func TestObserverConcurrent(t *testing.T) {
 	if len(rec.transitions) != 1 || !strings.HasPrefix(rec.transitions[0], "svc:closed->open") {
 		t.Errorf("transitions = %q; want exactly closed->open", rec.transitions)
 	}
-	if rec.rejected != 8*50-5 {
-		t.Errorf("rejected = %d; want %d", rec.rejected, 8*50-5)
+	// Calls let through while the fifth failure was in flight are failures
+	// of the old generation: at least 5 get through, and every other call
+	// is rejected and reported.
+	if n := allowed.Load(); n < 5 || rec.rejected != 8*50-int(n) {
+		t.Errorf("allowed %d, rejected %d; want >= 5 allowed and the other %d rejected", n, rec.rejected, 8*50-int(n))
 	}
 }

@@ -15,6 +15,16 @@ type Observer interface {
 	Rejected(name string)
 }
 
+// Attacher is an [Observer] that acts on the breaker it observes, not only
+// listens: [New] calls Attach once, with the new breaker, before it returns
+// it, so the observer can keep it (package fleet does, to trip a breaker
+// when the same service's breaker opens in another process). It lets such
+// an observer work wherever Settings are passed, as in httpclient.Config.
+type Attacher interface {
+	Observer
+	Attach(b *Breaker)
+}
+
 // transition is a state change waiting to be delivered.
 type transition struct{ from, to State }
 

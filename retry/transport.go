@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/poolkit/poolkit/internal/replay"
 )
 
 // MaxDrainBytes is how much of a retried response's body [Transport] reads
@@ -84,20 +86,6 @@ func NewTransport(next http.RoundTripper, p Policy, opts ...TransportOption) (*T
 	return t, nil
 }
 
-// mayRetry reports whether req may be sent more than once.
-func mayRetry(req *http.Request) bool {
-	if req.Body != nil && req.Body != http.NoBody && req.GetBody == nil {
-		return false
-	}
-	switch req.Method {
-	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
-		return true
-	}
-	_, ok := req.Header["Idempotency-Key"]
-	_, xok := req.Header["X-Idempotency-Key"]
-	return ok || xok
-}
-
 // statusError is a response whose status is to be retried, travelling
 // through the retry loop as an error.
 type statusError struct {
@@ -161,7 +149,7 @@ func (b *cancelBody) Close() error {
 
 // RoundTrip implements [http.RoundTripper]. See [Transport].
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !mayRetry(req) {
+	if !replay.Allowed(req, replay.MaybeProcessed) {
 		return t.next.RoundTrip(req)
 	}
 	p := t.policy
@@ -176,13 +164,12 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	first := true
 	attempt := func(ctx context.Context) (*http.Response, error) {
 		r := req
-		if !first && req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
-			body, err := req.GetBody()
+		if !first && req.Body != nil && req.Body != http.NoBody {
+			next, err := replay.Rewind(req)
 			if err != nil {
 				return nil, Permanent(fmt.Errorf("retry: rewinding request body: %w", err))
 			}
-			r = req.WithContext(ctx)
-			r.Body = body
+			r = next.WithContext(ctx)
 		}
 		first = false
 		var cancel context.CancelFunc
