@@ -9,13 +9,13 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/poolkit/poolkit/breaker"
-	"github.com/poolkit/poolkit/metrics"
 	"github.com/poolkit/poolkit/pool"
 	"github.com/poolkit/poolkit/retry"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/poolkit/poolkit/telemetry"
 )
 
 // DefaultTimeout bounds a whole request made through a [Client] (every
@@ -32,7 +32,7 @@ const DefaultTimeout = 30 * time.Second
 // connections with the Transport defaults, a DefaultTimeout bound, the
 // breaker's defaults, three attempts with full-jitter backoff, and a retry
 // budget of 20% of requests. A [Preset] gives numbers tuned for a traffic
-// shape; [LoadServices] reads Configs from a file.
+// shape; package config reads Configs from a YAML or JSON file.
 type Config struct {
 	// Name names the service in errors, in the breaker's OpenError and in
 	// metrics. Required.
@@ -46,8 +46,37 @@ type Config struct {
 	BaseURL string
 
 	// Transport configures the pooled connections (per origin); see
-	// [TransportConfig].
+	// [TransportConfig]. It must be zero when Base is set.
 	Transport TransportConfig
+
+	// Base, when set, is the round-tripper at the bottom of the chain in
+	// place of the pooled Transport: the client's timeout, retries and
+	// breaker (and Wrap) are layered over it. It is for an SDK whose
+	// users bring their own *http.Client: pass that client's Transport
+	// (http.DefaultTransport when it is nil). Base makes the connections,
+	// so every Transport field must be zero (Validate names the first one
+	// set); Client.Transport returns nil and Client.Stats has no Origins.
+	// The client does not own Base: Close leaves it open (later requests
+	// through the client fail with ErrClosed all the same). Base must be
+	// safe for concurrent use. Zero: a pooled Transport from Transport.
+	Base http.RoundTripper
+
+	// Wrap, when set, wraps the bottom of the chain (the pooled Transport,
+	// or Base) once, when the client is built; what it returns sits under
+	// the breaker and retries:
+	//
+	//	telemetry → timeout → retry → breaker → Wrap(…) → Transport or Base
+	//
+	// so its round-tripper is called once per attempt, with the attempt's
+	// request, and never for a call the breaker refused. Use it for what
+	// must happen on every attempt: an auth header (clone the request
+	// before changing it, as the http.RoundTripper contract asks), a span
+	// per attempt (otelhttp.NewTransport). Its errors count as the
+	// service's failures in the breaker, as the Transport's do. To wrap
+	// the whole chain instead (once per request, retries included), wrap
+	// Client.HTTP().Transport. Returning nil is refused by NewClient with
+	// a *ClientConfigError for the field "Wrap". Zero: nothing in between.
+	Wrap func(http.RoundTripper) http.RoundTripper
 
 	// Timeout bounds a whole request: every attempt, the backoff between
 	// them, and the reading of the response body until it is closed. A
@@ -83,24 +112,23 @@ type Config struct {
 	// has the same effect on behaviour). Zero: retries on.
 	DisableRetry bool
 
-	// Registerer, when set, gets the client's Prometheus metrics (see
-	// package metrics), labelled with Name: request durations (the
-	// outermost layer of the chain, so retries and waits included), the
-	// per-origin pool gauges, counters and histograms (wait, use, create
-	// time), breaker state, transitions and rejections, and retry attempts
-	// and budget refusals. Every client given the same Registerer shares
-	// one metrics.Metrics: the first registers it, the next ones find it
-	// (prometheus.AlreadyRegisteredError) and add themselves to it; two
-	// clients of the same Name on one Registerer are refused. An Observer
-	// already set in Transport gets every event beside metrics; one set in
-	// Breaker or Retry is kept and those layers then report no metrics.
-	// Close removes the client's series. Zero: no metrics.
-	Registerer prometheus.Registerer
+	// Telemetry, when set, gets what the client does under its Name
+	// (metrics.For(reg) for Prometheus, otelpoolkit for OpenTelemetry):
+	// request durations (the outermost layer of the chain, so retries and
+	// waits included), the per-origin pools (read at collection time, and
+	// their events), the breaker's state, transitions and rejections, and
+	// retry attempts and budget refusals. [NewClient] fails with its error
+	// when it refuses the service (a client of the same Name already
+	// reports there: telemetry.ErrDuplicate). An Observer already set in
+	// Transport gets every event beside it; one set in Breaker or Retry is
+	// kept and that layer then reports nothing to Telemetry. Close stops
+	// the reporting. Zero: no telemetry.
+	Telemetry telemetry.Telemetry
 }
 
 // ClientConfigError reports a Config field that cannot work. [Config.Validate]
 // and [NewClient] return it (joined with the others when several fields
-// are bad); [LoadServices] returns it for a service of a file.
+// are bad); package config reports it, at its line, for a service of a file.
 type ClientConfigError struct {
 	Service string // Config.Name
 	Field   string // path in Config, e.g. "Retry.MaxAttempts" or "Transport.MaxSize"
@@ -129,7 +157,9 @@ func (c Config) Validate() error {
 			bad("BaseURL", c.BaseURL, err.Error())
 		}
 	}
-	if _, err := c.Transport.withDefaults(); err != nil {
+	if c.Base != nil {
+		c.checkBase(bad)
+	} else if _, err := c.Transport.withDefaults(); err != nil {
 		var ce *ConfigError
 		if errors.As(err, &ce) {
 			bad("Transport."+ce.Field, ce.Value, ce.Reason)
@@ -191,13 +221,14 @@ func parseBaseURL(s string) (*url.URL, error) {
 // Client calls one downstream service. Its [Client.HTTP] *http.Client sends
 // requests through a chain of round-trippers, outermost first:
 //
-//	metrics → timeout → retry → breaker → pooled Transport
+//	telemetry → timeout → retry → breaker → Config.Wrap → pooled Transport (or Config.Base)
 //
-// Metrics (with Config.Registerer) times what the caller sees; the
+// Telemetry (Config.Telemetry) times what the caller sees; the
 // timeout layer bounds the whole request (Config.Timeout); retry
 // retries what is safe to retry, within a budget, and never retries a call
-// the breaker refused; the breaker fails fast while the service is down; the
-// Transport pools connections per origin.
+// the breaker refused; the breaker fails fast while the service is down;
+// Config.Wrap, if set, sees every attempt; the Transport pools connections
+// per origin (Config.Base, when set, stands in for it).
 //
 // A Client is safe for concurrent use. Create it with [NewClient] and Close
 // it when done; the zero value is not usable.
@@ -205,17 +236,21 @@ type Client struct {
 	name      string
 	base      *url.URL // nil without a BaseURL
 	http      *http.Client
-	transport *Transport
-	breaker   *breaker.Breaker // nil when disabled
-	metrics   *metrics.Metrics // nil without a Registerer
+	transport *Transport        // nil with Config.Base
+	breaker   *breaker.Breaker  // nil when disabled
+	service   telemetry.Service // nil without Config.Telemetry
+	pools     telemetry.Pool    // nil without Config.Telemetry or with Config.Base
 	closeOnce sync.Once
+	// baseClosed is set by Close, for a chain on Config.Base
+	baseClosed atomic.Bool
 }
 
 // NewClient returns a Client for cfg. It opens no connection: origins get
 // their pool on first use (or from Client.Transport().Warm).
 //
 // On failure it returns the error of [Config.Validate] (every bad field, as
-// *[ClientConfigError]s) and nothing is left open.
+// *[ClientConfigError]s), or a *ClientConfigError for "Wrap" when
+// Config.Wrap returned nil, and nothing is left open.
 func NewClient(cfg Config) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -224,28 +259,36 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.BaseURL != "" {
 		c.base, _ = parseBaseURL(cfg.BaseURL) // validated
 	}
-	if cfg.Registerer != nil {
-		m, err := metrics.Shared(cfg.Registerer)
+	if cfg.Telemetry != nil {
+		svc, err := cfg.Telemetry.Service(cfg.Name)
 		if err != nil {
-			return nil, fmt.Errorf("httpclient: service %q: %w", cfg.Name, err)
+			return nil, fmt.Errorf("httpclient: service %q: Telemetry: %w", cfg.Name, err)
 		}
-		c.metrics = m
+		c.service = svc
 		// The user's own per-origin observer, if any, keeps getting
-		// every event beside metrics.
-		user, forMetrics := cfg.Transport.Observer, m.OriginObserver(metrics.KindHTTP, cfg.Name)
+		// every event beside telemetry. Origins get their pool on a
+		// request, after build has set c.pools.
+		user := cfg.Transport.Observer
 		cfg.Transport.Observer = func(origin string) pool.Observer {
 			var own pool.Observer
 			if user != nil {
 				own = user(origin)
 			}
-			return metrics.Observers(own, forMetrics(origin))
+			var tel pool.Observer
+			if c.pools != nil {
+				tel = c.pools.Observer(origin)
+			}
+			return telemetry.Observers(own, tel)
 		}
 		if cfg.Breaker.Observer == nil {
-			cfg.Breaker.Observer = m.BreakerObserver()
+			cfg.Breaker.Observer = svc.BreakerObserver()
 		}
 		if cfg.Retry.Observer == nil {
-			cfg.Retry.Observer = m.RetryObserver(cfg.Name)
+			cfg.Retry.Observer = svc.RetryObserver()
 		}
+	}
+	if cfg.Transport.Name == "" {
+		cfg.Transport.Name = cfg.Name
 	}
 	rt, err := c.build(cfg)
 	if err != nil {
@@ -259,21 +302,14 @@ func NewClient(cfg Config) (*Client, error) {
 // build makes the chain for cfg (validated, observers set), recording in c
 // what Close must undo.
 func (c *Client) build(cfg Config) (http.RoundTripper, error) {
-	tr, err := NewTransport(cfg.Transport)
+	rt, err := c.bottom(cfg)
 	if err != nil {
-		return nil, err // validated; not reached
+		return nil, err
 	}
-	c.transport = tr
-	if c.metrics != nil {
-		tc, _ := cfg.Transport.withDefaults() // validated
-		conf := metrics.PoolConfig{
-			MinSize: tc.MinSize, MaxSize: tc.MaxSize, MaxIdle: tc.MaxSize,
-			IdleTimeout: tc.IdleTimeout, MaxLifetime: tc.MaxLifetime,
-			MaxLifetimeJitter: tc.MaxLifetimeJitter, AcquireTimeout: tc.AcquireTimeout,
-			Budget: tc.Budget != nil,
-		}
-		err := c.metrics.Add(metrics.Source{
-			Kind: metrics.KindHTTP, Name: cfg.Name,
+	if tr := c.transport; tr != nil && cfg.Telemetry != nil {
+		conf := tr.poolStatus()
+		c.pools, err = cfg.Telemetry.Pool(telemetry.Source{
+			Kind: telemetry.KindHTTP, Name: cfg.Name,
 			Origins: func() map[string]pool.Stats {
 				stats := tr.Stats()
 				out := make(map[string]pool.Stats, len(stats))
@@ -282,14 +318,12 @@ func (c *Client) build(cfg Config) (http.RoundTripper, error) {
 				}
 				return out
 			},
-			Config: func() metrics.PoolConfig { return conf },
+			Config: func() telemetry.PoolConfig { return conf },
 		})
 		if err != nil {
-			c.metrics = nil // nothing of ours to remove
-			return nil, fmt.Errorf("httpclient: service %q: %w", cfg.Name, err)
+			return nil, fmt.Errorf("httpclient: service %q: Telemetry: %w", cfg.Name, err)
 		}
 	}
-	var rt http.RoundTripper = tr
 	if !cfg.DisableBreaker {
 		s := cfg.Breaker
 		s.Classify = nil
@@ -297,13 +331,11 @@ func (c *Client) build(cfg Config) (http.RoundTripper, error) {
 		if err != nil {
 			return nil, err // validated; not reached
 		}
-		if c.metrics != nil {
-			if err := c.metrics.AddBreaker(b); err != nil {
-				return nil, fmt.Errorf("httpclient: service %q: %w", cfg.Name, err)
-			}
+		if c.service != nil {
+			c.service.Breaker(b)
 		}
 		c.breaker = b
-		rt = breaker.NewTransport(rt, b, nil)
+		rt = breaker.NewTransport(rt, b, classifyHTTP)
 	}
 	if !cfg.DisableRetry {
 		p := cfg.Retry
@@ -326,21 +358,37 @@ func (c *Client) build(cfg Config) (http.RoundTripper, error) {
 	if timeout > 0 {
 		rt = &timeoutTransport{next: rt, timeout: timeout}
 	}
-	if c.metrics != nil {
-		rt = c.metrics.InstrumentRoundTripper(cfg.Name, rt)
+	if c.service != nil {
+		rt = c.service.RoundTripper(rt)
 	}
 	return rt, nil
 }
 
-// notOpen wraps a Policy.Retryable so that a call the breaker refused is
-// never retried: retrying it would only spin until the open timeout.
+// notOpen wraps a Policy.Retryable so that a call the breaker refused, or
+// one made after Close, is never retried: retrying it would only spin
+// until the open timeout, or fail the same way.
 func notOpen(retryable func(error) bool) func(error) bool {
 	if retryable == nil {
 		retryable = retry.DefaultRetryable
 	}
 	return func(err error) bool {
-		return !errors.Is(err, breaker.ErrOpen) && retryable(err)
+		return !errors.Is(err, breaker.ErrOpen) && !errors.Is(err, ErrClosed) && retryable(err)
 	}
+}
+
+// classifyHTTP is the breaker's classifier: breaker.ClassifyHTTP, but a
+// wait for one of the client's own connections that timed out or found
+// the wait queue full, and a closed client, say nothing of the
+// downstream's health and are Excluded. (A dial that fails is the
+// downstream's fault and still counts.)
+func classifyHTTP(resp *http.Response, err error) breaker.Outcome {
+	if err != nil && (errors.Is(err, pool.ErrAcquireTimeout) || errors.Is(err, pool.ErrWaitQueueFull) || errors.Is(err, ErrClosed)) {
+		var te *pool.TimeoutError
+		if !errors.As(err, &te) || te.LastCreateErr == nil {
+			return breaker.Excluded
+		}
+	}
+	return breaker.ClassifyHTTP(resp, err)
 }
 
 // Name returns the service's name, Config.Name.
@@ -353,8 +401,9 @@ func (c *Client) Name() string { return c.name }
 func (c *Client) HTTP() *http.Client { return c.http }
 
 // Transport returns the pooled Transport at the bottom of the chain, for
-// Warm and per-origin Stats. Sending requests through it directly bypasses
-// the timeout, retries and breaker.
+// Warm and per-origin Stats, or nil when Config.Base stands in for it.
+// Sending requests through it directly bypasses the timeout, retries,
+// breaker and Config.Wrap.
 func (c *Client) Transport() *Transport { return c.transport }
 
 // Breaker returns the service's circuit breaker, or nil when
@@ -419,7 +468,7 @@ type ClientStats struct {
 	Name string
 
 	// Origins holds the Transport's per-origin stats, keyed by
-	// "scheme://host:port".
+	// "scheme://host:port"; nil with Config.Base.
 	Origins map[string]OriginStats
 
 	// Breaker is the breaker's state and counts; zero when the breaker is
@@ -431,7 +480,10 @@ type ClientStats struct {
 
 // Stats returns a snapshot of the client's connections and breaker.
 func (c *Client) Stats() ClientStats {
-	s := ClientStats{Name: c.name, Origins: c.transport.Stats()}
+	s := ClientStats{Name: c.name}
+	if c.transport != nil {
+		s.Origins = c.transport.Stats()
+	}
 	if c.breaker != nil {
 		s.BreakerEnabled = true
 		s.Breaker = c.breaker.State()
@@ -441,18 +493,20 @@ func (c *Client) Stats() ClientStats {
 }
 
 // Close closes the client's Transport: requests in flight fail and later
-// ones fail with ErrClosed. With a Registerer, the client's series are
-// removed from its metrics, so a client of the same name can be made
-// again. It returns the Transport's error; calling it again returns nil.
+// ones fail with ErrClosed. A Config.Base is left open (it is the
+// caller's), but later requests through the client fail with ErrClosed.
+// With a Telemetry, the client stops reporting there (its series are
+// removed), so a client of the same name can be made again. It returns
+// the Transport's error; calling it again returns nil.
 func (c *Client) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
-		if c.metrics != nil {
-			c.metrics.Remove(metrics.KindHTTP, c.name)
-			c.metrics.RemoveService(c.name)
-			if c.breaker != nil {
-				c.metrics.RemoveBreaker(c.name)
-			}
+		c.baseClosed.Store(true)
+		if c.pools != nil {
+			c.pools.Close()
+		}
+		if c.service != nil {
+			c.service.Close()
 		}
 		if c.transport != nil {
 			err = c.transport.Close()

@@ -716,7 +716,7 @@ func gathered(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	return out
 }
 
-// TestClientMetrics: with a Registerer, every layer of the chain reports,
+// TestClientMetrics: with metrics.For as Telemetry, every layer of the chain reports,
 // clients on one registry share it, a duplicate name is refused, and Close
 // removes the client's series.
 func TestClientMetrics(t *testing.T) {
@@ -731,8 +731,8 @@ func TestClientMetrics(t *testing.T) {
 		io.WriteString(w, "ok")
 	})
 	fast := retry.Policy{InitialBackoff: time.Microsecond, MaxBackoff: time.Microsecond}
-	pay, _ := loopClient(t, Config{Name: "payment", Registerer: reg, Retry: fast}, h)
-	inv, _ := loopClient(t, Config{Name: "inventory", Registerer: reg, Retry: fast, DisableBreaker: true}, h)
+	pay, _ := loopClient(t, Config{Name: "payment", Telemetry: metrics.For(reg), Retry: fast}, h)
+	inv, _ := loopClient(t, Config{Name: "inventory", Telemetry: metrics.For(reg), Retry: fast, DisableBreaker: true}, h)
 	for range 3 {
 		if code, _, err := call(pay, t.Context(), http.MethodGet, "/", nil, nil); err != nil || code != 200 {
 			t.Fatalf("payment call = %d, %v", code, err)
@@ -767,7 +767,7 @@ func TestClientMetrics(t *testing.T) {
 
 	// A second client named payment on the same registry is refused, and
 	// leaves the first one's series alone.
-	if _, err := NewClient(Config{Name: "payment", Registerer: reg}); err == nil || !errors.Is(err, metrics.ErrDuplicate) {
+	if _, err := NewClient(Config{Name: "payment", Telemetry: metrics.For(reg)}); err == nil || !errors.Is(err, metrics.ErrDuplicate) {
 		t.Fatalf("duplicate NewClient = %v; want metrics.ErrDuplicate", err)
 	}
 	if got := gathered(t, reg); got[`poolkit_pool_acquires_total{kind=http,pool=payment}`] != 4 {
@@ -781,7 +781,7 @@ func TestClientMetrics(t *testing.T) {
 			t.Errorf("after Close: %s still reported", k)
 		}
 	}
-	again, err := NewClient(Config{Name: "payment", Registerer: reg})
+	again, err := NewClient(Config{Name: "payment", Telemetry: metrics.For(reg)})
 	if err != nil {
 		t.Fatalf("NewClient after Close: %v", err)
 	}
@@ -794,13 +794,13 @@ type countingObserver struct {
 	acquired atomic.Int64
 }
 
-func (o *countingObserver) Acquired(time.Duration) { o.acquired.Add(1) }
+func (o *countingObserver) Acquired(context.Context, pool.AcquireEvent) { o.acquired.Add(1) }
 
 func TestClientMetricsKeepUsersObserver(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	own := &countingObserver{}
 	var origins atomic.Int64
-	cfg := Config{Name: "search", Registerer: reg, Transport: TransportConfig{
+	cfg := Config{Name: "search", Telemetry: metrics.For(reg), Transport: TransportConfig{
 		Observer: func(string) pool.Observer { origins.Add(1); return own },
 	}}
 	c, _ := loopClient(t, cfg, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))

@@ -3,7 +3,9 @@ package httpclient
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -12,25 +14,36 @@ import (
 	"github.com/poolkit/poolkit/pool"
 )
 
-// Defaults for the zero values of [TransportConfig]. They are applied in one
-// place, [TransportConfig.withDefaults], used by both [NewTransport] and
-// [NewStdTransport].
+// Defaults for the zero values of [TransportConfig], and recommended
+// values for the pool limits. Zero fields that have a default take it in
+// one place, [TransportConfig.withDefaults], used by both [NewTransport]
+// and [NewStdTransport].
+//
+// The pool limits (IdleTimeout, MaxLifetime, AcquireTimeout, ...) keep
+// the meaning they have in [pool.Config], zero included: zero IdleTimeout
+// is "never", not DefaultIdleTimeout. [RecommendedTransportConfig], the
+// presets and the services file set DefaultIdleTimeout,
+// DefaultMaxLifetime and DefaultAcquireTimeout explicitly.
 const (
 	// DefaultMaxSize caps the connections per origin when
-	// TransportConfig.MaxSize is zero: currently 32.
+	// TransportConfig.MaxSize is zero: currently 32. (pool.Config has no
+	// default and refuses zero.)
 	DefaultMaxSize = 32
 
-	// DefaultIdleTimeout closes a connection idle for longer: currently 90s
-	// (net/http's DefaultTransport uses the same).
+	// DefaultIdleTimeout is the recommended IdleTimeout, which
+	// RecommendedTransportConfig and the presets set: currently 90s
+	// (net/http's DefaultTransport closes idle connections after the
+	// same).
 	DefaultIdleTimeout = 90 * time.Second
 
-	// DefaultMaxLifetime retires a connection at this age, so that DNS
-	// changes and load-balancer rebalancing reach long-lived clients:
-	// currently 10 minutes.
+	// DefaultMaxLifetime is the recommended MaxLifetime, which
+	// RecommendedTransportConfig and the presets set, so that DNS changes
+	// and load-balancer rebalancing reach long-lived clients: currently
+	// 10 minutes.
 	DefaultMaxLifetime = 10 * time.Minute
 
-	// DefaultAcquireTimeout bounds the wait for a connection when the
-	// request's context has no deadline: currently 30s.
+	// DefaultAcquireTimeout is the recommended AcquireTimeout, which
+	// RecommendedTransportConfig sets: currently 30s.
 	DefaultAcquireTimeout = 30 * time.Second
 
 	// DefaultDialTimeout bounds a TCP connect: currently 10s.
@@ -60,15 +73,37 @@ const (
 	DefaultPingTimeout = 10 * time.Second
 )
 
+// RecommendedTransportConfig returns a TransportConfig with the
+// recommended pool limits set: IdleTimeout DefaultIdleTimeout, MaxLifetime
+// DefaultMaxLifetime and AcquireTimeout DefaultAcquireTimeout (every other
+// field zero: its default). These are the values a zero field meant before
+// the pool limits took pool.Config's meaning.
+func RecommendedTransportConfig() TransportConfig {
+	return TransportConfig{
+		IdleTimeout:    DefaultIdleTimeout,
+		MaxLifetime:    DefaultMaxLifetime,
+		AcquireTimeout: DefaultAcquireTimeout,
+	}
+}
+
 // TransportConfig configures a [Transport] (and the plain *http.Transport of
 // [NewStdTransport]). Every field has a documented zero value; the zero
-// TransportConfig is a sensible setup: verified TLS, HTTP/1.1 and HTTP/2,
-// proxies from the environment, bounded waits everywhere.
+// TransportConfig works: verified TLS, HTTP/1.1 and HTTP/2, proxies from
+// the environment, bounded dials and handshakes, DefaultMaxSize
+// connections per origin kept until they break. For idle timeouts and
+// lifetimes too, start from [RecommendedTransportConfig] or a [Preset].
 //
-// The pool fields apply to each origin (scheme, host and port) separately
-// and carry the names of [pool.Config]; the others configure the
-// connections themselves.
+// The pool fields (MinSize through LeakThreshold) apply to each origin
+// (scheme, host and port) separately and mean exactly what the fields of
+// the same name mean in [pool.Config], zero and negative values included;
+// they become the origin pool's [pool.Limits] in one place. The others
+// configure the connections themselves.
 type TransportConfig struct {
+	// Name names the Transport (a service, say) in its pools' names, so
+	// in errors and logs: an origin's pool is called "NAME
+	// scheme://host:port". Zero: "httpclient".
+	Name string
+
 	// MinSize is how many connections each origin keeps open, created in
 	// the background once the origin is first used (or by
 	// [Transport.Warm]). Zero: none.
@@ -80,15 +115,20 @@ type TransportConfig struct {
 	// Zero: DefaultMaxSize.
 	MaxSize int
 
+	// MaxIdle caps the idle connections per origin; one given back while
+	// MaxIdle are idle is closed. Zero: MaxSize.
+	MaxIdle int
+
 	// IdleTimeout closes a connection idle for longer, never taking an
-	// origin below MinSize. Zero: DefaultIdleTimeout. Negative: never.
+	// origin below MinSize. Zero: never (see DefaultIdleTimeout for the
+	// recommended value).
 	IdleTimeout time.Duration
 
 	// MaxLifetime retires a connection at this age minus a random jitter
 	// (see MaxLifetimeJitter), without interrupting a request: an HTTP/1
 	// connection is closed when its response is done, an HTTP/2 one
 	// stops taking new streams and is closed when its last one ends.
-	// Zero: DefaultMaxLifetime. Negative: no limit.
+	// Zero: no limit (see DefaultMaxLifetime for the recommended value).
 	MaxLifetime time.Duration
 
 	// MaxLifetimeJitter is the most taken off MaxLifetime per connection,
@@ -97,17 +137,43 @@ type TransportConfig struct {
 	// MaxLifetime). Negative: none.
 	MaxLifetimeJitter time.Duration
 
-	// AcquireTimeout bounds the wait for a connection when the request's
-	// context has no deadline; the request then fails with an error that
-	// matches pool.ErrAcquireTimeout and context.DeadlineExceeded and wraps
-	// a *pool.TimeoutError. Zero: DefaultAcquireTimeout. Negative: only
-	// the request's context bounds the wait.
+	// AcquireTimeout bounds the wait for a connection (or, for HTTP/2, a
+	// stream): the wait ends at the request context's deadline or
+	// AcquireTimeout after the request started, whichever comes first.
+	// A wait ended by AcquireTimeout fails with an error that matches
+	// pool.ErrAcquireTimeout and context.DeadlineExceeded and wraps a
+	// *pool.TimeoutError naming the origin's pool. Zero: only the
+	// request's context bounds the wait (see DefaultAcquireTimeout for
+	// the recommended value).
 	AcquireTimeout time.Duration
 
+	// MaxWaiters bounds the requests waiting for a connection of one
+	// origin; one more fails at once with an error that wraps
+	// pool.ErrWaitQueueFull. Zero: unbounded.
+	MaxWaiters int
+
+	// MaxUses closes a connection after it has served this many
+	// requests (HTTP/1) or been taken from the pool this many times.
+	// Zero: unlimited.
+	MaxUses int
+
+	// LeakThreshold turns on leak reports: a response whose body is
+	// neither read to EOF nor closed this long after RoundTrip returned
+	// it is reported once through Logger, with the stack of the goroutine
+	// that made the request (it holds a connection, or an HTTP/2 stream,
+	// until then). Each request then records its stack (about a
+	// microsecond). Zero: off.
+	LeakThreshold time.Duration
+
+	// Logger receives leak reports and the pools' background failures.
+	// Zero: slog.Default().
+	Logger *slog.Logger
+
 	// Budget, when set, caps the open connections of all origins together
-	// (and of any other pool sharing it). The MinSize of every origin used
-	// must fit in it. Optional.
-	Budget *pool.Budget
+	// (and of any other pool sharing it): a *pool.Budget within the
+	// process, or a fleet budget. The MinSize of every origin used must
+	// fit in it. Optional.
+	Budget pool.SharedBudget
 
 	// Observer, when set, is called once per origin, with the origin as
 	// "scheme://host:port", when its pool is created; the Observer it
@@ -191,8 +257,11 @@ func (e *ConfigError) Error() string {
 	return fmt.Sprintf("httpclient: TransportConfig.%s = %v: %s", e.Field, e.Value, e.Reason)
 }
 
-// withDefaults validates c and returns it with every zero field that has a
-// default replaced by it, and every negative "off" duration turned into 0.
+// withDefaults validates c and returns it with every zero field that has
+// a default replaced by it, and every negative "off" duration of the
+// connection fields turned into 0. The pool limits are left as written
+// (but MaxSize, whose zero is DefaultMaxSize) and validated by the pool's
+// own rules (see limits).
 func (c TransportConfig) withDefaults() (TransportConfig, error) {
 	bad := func(field string, v any, reason string) (TransportConfig, error) {
 		return TransportConfig{}, &ConfigError{Field: field, Value: v, Reason: reason}
@@ -203,11 +272,21 @@ func (c TransportConfig) withDefaults() (TransportConfig, error) {
 	if c.MaxSize == 0 {
 		c.MaxSize = DefaultMaxSize
 	}
-	if c.MinSize < 0 {
-		return bad("MinSize", c.MinSize, "must be >= 0")
+	if err := c.limits().Validate(c.poolName("")); err != nil {
+		var pe *pool.ConfigError
+		if errors.As(err, &pe) {
+			return bad(pe.Field, pe.Value, pe.Reason)
+		}
+		return TransportConfig{}, err
 	}
-	if c.MinSize > c.MaxSize {
-		return bad("MinSize", c.MinSize, fmt.Sprintf("must be <= MaxSize (%d)", c.MaxSize))
+	if c.MaxLifetimeJitter > 0 && c.MaxLifetime == 0 {
+		return bad("MaxLifetimeJitter", c.MaxLifetimeJitter, "set while MaxLifetime is 0 (no limit)")
+	}
+	if c.MaxLifetime > 0 && c.MaxLifetimeJitter >= c.MaxLifetime {
+		return bad("MaxLifetimeJitter", c.MaxLifetimeJitter, fmt.Sprintf("must be < MaxLifetime (%v)", c.MaxLifetime))
+	}
+	if c.LeakThreshold < 0 {
+		return bad("LeakThreshold", c.LeakThreshold, "must be >= 0 (0 means off)")
 	}
 	if c.MaxResponseHeaderBytes < 0 {
 		return bad("MaxResponseHeaderBytes", c.MaxResponseHeaderBytes, "must be >= 0")
@@ -230,9 +309,6 @@ func (c TransportConfig) withDefaults() (TransportConfig, error) {
 			*d = 0
 		}
 	}
-	orDefault(&c.IdleTimeout, DefaultIdleTimeout)
-	orDefault(&c.MaxLifetime, DefaultMaxLifetime)
-	orDefault(&c.AcquireTimeout, DefaultAcquireTimeout)
 	orDefault(&c.KeepAlive, DefaultKeepAlive)
 	orDefault(&c.TLSHandshakeTimeout, DefaultTLSHandshakeTimeout)
 	orDefault(&c.ResponseHeaderTimeout, DefaultResponseHeaderTimeout)
@@ -248,12 +324,6 @@ func (c TransportConfig) withDefaults() (TransportConfig, error) {
 	}
 	if c.MaxResponseHeaderBytes == 0 {
 		c.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
-	}
-	if c.MaxLifetime > 0 && c.MaxLifetimeJitter >= c.MaxLifetime {
-		return bad("MaxLifetimeJitter", c.MaxLifetimeJitter, fmt.Sprintf("must be < MaxLifetime (%v)", c.MaxLifetime))
-	}
-	if c.MaxLifetime == 0 && c.MaxLifetimeJitter > 0 {
-		return bad("MaxLifetimeJitter", c.MaxLifetimeJitter, "set while MaxLifetime is off")
 	}
 	if c.Proxy == nil {
 		c.Proxy = http.ProxyFromEnvironment
@@ -271,6 +341,35 @@ func (c TransportConfig) withDefaults() (TransportConfig, error) {
 		c.Protocols = &p
 	}
 	return c, nil
+}
+
+// limits is the one place the pool fields of c become a pool's
+// [pool.Limits]. LeakThreshold stays with the Transport, which reports
+// leaks per request: an HTTP/2 connection held by many requests for a long
+// time is not a leak.
+func (c *TransportConfig) limits() pool.Limits {
+	return pool.Limits{
+		MinSize:        c.MinSize,
+		MaxSize:        c.MaxSize,
+		MaxIdle:        c.MaxIdle,
+		IdleTimeout:    c.IdleTimeout,
+		MaxLifetime:    c.MaxLifetime,
+		AcquireTimeout: c.AcquireTimeout,
+		MaxWaiters:     c.MaxWaiters,
+		MaxUses:        c.MaxUses,
+	}
+}
+
+// poolName is the name of the pool of origin ("scheme://host:port").
+func (c *TransportConfig) poolName(origin string) string {
+	name := c.Name
+	if name == "" {
+		name = "httpclient"
+	}
+	if origin == "" {
+		return name
+	}
+	return name + " " + origin
 }
 
 // tlsConfig returns the TLS config to dial with: a clone of

@@ -24,7 +24,15 @@ func TestConfigValidation(t *testing.T) {
 		{"MinSize above default MaxSize", TransportConfig{MinSize: DefaultMaxSize + 1}, "MinSize"},
 		{"negative DialTimeout", TransportConfig{DialTimeout: -time.Second}, "DialTimeout"},
 		{"jitter past lifetime", TransportConfig{MaxLifetime: time.Second, MaxLifetimeJitter: time.Second}, "MaxLifetimeJitter"},
-		{"jitter without lifetime", TransportConfig{MaxLifetime: -1, MaxLifetimeJitter: time.Second}, "MaxLifetimeJitter"},
+		{"jitter without lifetime", TransportConfig{MaxLifetimeJitter: time.Second}, "MaxLifetimeJitter"},
+		// The pool limits mean what they mean in pool.Config: negative
+		// is refused there, so here too.
+		{"negative IdleTimeout", TransportConfig{IdleTimeout: -1}, "IdleTimeout"},
+		{"negative MaxLifetime", TransportConfig{MaxLifetime: -1}, "MaxLifetime"},
+		{"negative AcquireTimeout", TransportConfig{AcquireTimeout: -1}, "AcquireTimeout"},
+		{"negative MaxWaiters", TransportConfig{MaxWaiters: -1}, "MaxWaiters"},
+		{"negative LeakThreshold", TransportConfig{LeakThreshold: -1}, "LeakThreshold"},
+		{"MaxIdle above MaxSize", TransportConfig{MaxSize: 2, MaxIdle: 3}, "MaxIdle"},
 		{"insecure in tls.Config only", TransportConfig{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}, "TLSClientConfig.InsecureSkipVerify"},
 		{"no protocols", TransportConfig{Protocols: new(http.Protocols)}, "Protocols"},
 		{"negative MaxResponseHeaderBytes", TransportConfig{MaxResponseHeaderBytes: -1}, "MaxResponseHeaderBytes"},
@@ -51,8 +59,10 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.MaxSize != DefaultMaxSize || c.IdleTimeout != DefaultIdleTimeout || c.MaxLifetime != DefaultMaxLifetime ||
-		c.AcquireTimeout != DefaultAcquireTimeout || c.ResponseHeaderTimeout != DefaultResponseHeaderTimeout ||
+	// The pool limits keep pool.Config's meaning: zero is never / no
+	// limit / the request's context only, not a product default.
+	if c.MaxSize != DefaultMaxSize || c.IdleTimeout != 0 || c.MaxLifetime != 0 ||
+		c.AcquireTimeout != 0 || c.ResponseHeaderTimeout != DefaultResponseHeaderTimeout ||
 		c.SendPingTimeout != DefaultSendPingTimeout || c.Proxy == nil || !c.Protocols.HTTP1() || !c.Protocols.HTTP2() {
 		t.Errorf("defaults not applied: %+v", c)
 	}
@@ -64,10 +74,14 @@ func TestDefaults(t *testing.T) {
 		!st.ForceAttemptHTTP2 || st.TLSHandshakeTimeout == 0 || st.ResponseHeaderTimeout == 0 || st.TLSClientConfig.InsecureSkipVerify {
 		t.Errorf("std transport not tuned: %+v", st)
 	}
-	// Negative means off.
-	c, _ = TransportConfig{IdleTimeout: -1, MaxLifetime: -1, SendPingTimeout: -1}.withDefaults()
-	if c.IdleTimeout != 0 || c.MaxLifetime != 0 || c.SendPingTimeout != 0 {
-		t.Errorf("negative durations not turned off: %+v", c)
+	// Negative means off for the connection settings that allow it.
+	c, _ = TransportConfig{SendPingTimeout: -1}.withDefaults()
+	if c.SendPingTimeout != 0 {
+		t.Errorf("negative SendPingTimeout not turned off: %+v", c)
+	}
+	r := RecommendedTransportConfig()
+	if r.IdleTimeout != DefaultIdleTimeout || r.MaxLifetime != DefaultMaxLifetime || r.AcquireTimeout != DefaultAcquireTimeout {
+		t.Errorf("RecommendedTransportConfig() = %+v", r)
 	}
 }
 

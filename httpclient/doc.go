@@ -26,37 +26,63 @@
 // [http.ClientConn.Reserve] is the authority on capacity, and a pool
 // counter would duplicate it.
 //
-//   - HTTP/1: a request Acquires a connection, Reserves its slot and sends.
-//     The connection goes back to the pool when the response body reaches
-//     EOF or is closed (the connection's state hook reports it; it runs
-//     synchronously in Body.Close), never earlier; on failure at once,
-//     destroyed when the connection is broken. A lease counter makes the
-//     give-back happen once even when the hook and the failing request race.
-//   - HTTP/2: a connection is Acquired from the pool once and put in the
-//     origin's shared set, so MaxSize, the budget, lifetimes and the pool's
-//     stats still apply to it. Requests Reserve streams on the first shared
-//     connection that has one free (packing requests onto few connections,
-//     so the rest go idle); only when all are full does one request at a
-//     time Acquire another connection, while the others queue on the least
-//     loaded one. A shared connection goes back to the pool when it has
-//     nothing in flight (where IdleTimeout and MinSize govern it), is
-//     destroyed when it breaks (a lost health PING, say), and at its
+// The code is split by protocol, behind one claim type (claim.go): a
+// request's hold on a connection, whose end is the only way a connection
+// goes back. A response's body is wrapped once (one wrapper for both
+// protocols) so that its EOF or Close ends the claim; a failed request
+// ends it at once; Transport.Close ends the claims still open itself, so
+// a body never closed cannot keep Close waiting.
+//
+//   - HTTP/1 (h1.go): a request Acquires a connection from the pool under
+//     a lease, Reserves its slot and sends. The claim ends when the
+//     response body is done (once net/http has marked the connection
+//     free, which it does right after); the connection goes back to the
+//     pool, or is destroyed when broken or when the response said
+//     "Connection: close". A lease counter makes the give-back happen
+//     once whoever ends it.
+//   - HTTP/2 (h2.go): a connection is Acquired from the pool once and put
+//     in the origin's shared set, so MaxSize, the budget, lifetimes and
+//     the pool's stats still apply to it. Requests Reserve streams on the
+//     first shared connection that has one free (packing requests onto
+//     few connections, so the rest go idle). A request that finds none
+//     queues for a stream, first come first served, while at most one
+//     request at a time Acquires another connection for the set (when the
+//     pool can lend one); streams that end and connections that arrive
+//     are handed to the queue in order, so a burst shares a connection
+//     being dialed instead of waiting for whole connections. A shared
+//     connection goes back to the pool when it has no stream left (where
+//     IdleTimeout and MinSize govern it), is destroyed when it breaks (a
+//     lost health PING, say) once its streams have ended, and at its
 //     ExpiresAt stops taking streams and is retired when its last ends.
-//     A request's stream counts from its Reserve until its response body
-//     reaches EOF or is closed (a small wrapper on the body says so).
 //     HTTP/2 connections get no state hook: net/http runs the hook on
 //     every stream's start and end under a per-connection mutex, which
-//     under load was the main contention and started goroutines.
+//     under load was the main contention.
+//
+// The wait for a connection or a stream ends at min(the request's
+// deadline, AcquireTimeout after the request started), with a
+// *pool.TimeoutError naming the origin's pool; MaxWaiters bounds the
+// queue of either protocol.
 //
 // The hot path takes no lock of the Transport (origins are found in a
-// copy-on-write map), starts no goroutine and allocates nothing beyond what
-// net/http does but, for HTTP/2, the body wrapper: HTTP/1 costs a pool
-// Acquire and Release, HTTP/2 a short critical section per request.
+// copy-on-write map) and starts no goroutine: HTTP/1 costs a pool Acquire
+// and Release, HTTP/2 a short critical section per request.
 //
 // The protocol of a connection is read from the connection itself: a new
 // HTTP/1 connection offers one request, an HTTP/2 one many. The first
 // requests to an origin take turns until its first connection is made, so a
 // burst to an HTTP/2 origin opens one connection, not MaxSize.
+//
+// # Drop-in behaviour
+//
+// Errors keep net/http's types: a dial or TLS failure is returned as
+// net/http returns it (a *net.OpError, a *tls.CertificateVerificationError),
+// not wrapped; only the pool's own failures (a timeout waiting for a
+// connection, a full wait queue) carry pool context. httptrace hooks fire as
+// with net/http's Transport: GetConn and GotConn (Reused, WasIdle,
+// IdleTime) per request, the DNS, connect and TLS hooks for the dial made
+// for a traced request, and the request's own. A 101 Switching Protocols
+// response keeps net/http's writable Body (an io.ReadWriteCloser); its
+// connection leaves the pool, owned by the caller.
 //
 // # Origins
 //
@@ -76,24 +102,38 @@
 // # Failed connections
 //
 // A connection the server closed while idle is noticed before use (it no
-// longer Reserves) and replaced. A request is sent again on another
-// connection when it failed on a connection that had served before and has
-// since gone (closed: the server closed it meanwhile), or when net/http
-// reports it was never sent (the HTTP/2 connection became unusable or got a
-// GOAWAY while the request waited for a stream), and when it is replayable,
-// by net/http's rule: GET, HEAD, OPTIONS or TRACE, or an Idempotency-Key
-// header, and no body or one that GetBody can produce again; at most
-// 8 times. Timeouts, the caller's own cancellation, a stream reset on a
-// connection that is still up, and a failure on a fresh connection are
-// never replayed: the server may be refusing the request, and replaying it
-// would multiply its load. HTTP/2 connections are health-checked with
-// PINGs (SendPingTimeout, PingTimeout) and closed when the peer stops
-// answering.
+// longer Reserves) and replaced. A request that failed under its
+// connection is sent again by the replay rule that package retry uses too
+// (internal/replay), with net/http's notion of how far it got (neterr.go):
+//   - not processed — never written, or an HTTP/2 GOAWAY or REFUSED_STREAM
+//     says the server did not process it: sent again whatever its method,
+//     when its body is empty or GetBody can rewind it;
+//   - maybe processed — the server closed a reused connection before
+//     answering: sent again only when idempotent (GET, HEAD, OPTIONS,
+//     TRACE, PUT, DELETE, or an Idempotency-Key header) and rewindable;
+//   - timeouts, the caller's cancellation, a stream reset on a healthy
+//     connection and any failure on a fresh connection: never.
+//
+// A replay waits for a connection or stream that will take it, never
+// spinning: connections that sent requests away take no new ones, and
+// when a server is seen to process only so many requests per HTTP/2
+// connection (nginx's keepalive_requests), connections take no more than
+// that for a minute. At most 8 replays count per request, plus up to 64 of
+// requests a connection that served others sent away; one sent away by a
+// connection that served nothing waits first (from 1ms, doubling). HTTP/2
+// connections are health-checked with PINGs (SendPingTimeout, PingTimeout)
+// and closed when the peer stops answering.
 //
 // # Defaults
 //
 // TLS verification is on unless TransportConfig.InsecureSkipVerify says
-// otherwise; dials, TLS handshakes, response headers and waits for a
-// connection are bounded; response headers are capped; bodies are never
-// read by the transport. Zero fields take the Default constants.
+// otherwise; dials, TLS handshakes and response headers are bounded;
+// response headers are capped; bodies are never read by the transport.
+// The pool limits (MinSize, MaxSize, MaxIdle, IdleTimeout, MaxLifetime,
+// AcquireTimeout, MaxWaiters, MaxUses) mean exactly what they mean in
+// pool.Config, zero included, and become the origin pool's pool.Limits in
+// one place; but MaxSize, whose zero is DefaultMaxSize. Recommended
+// lifetimes and waits come from [RecommendedTransportConfig] and the
+// presets, never from a zero field. Other zero fields take the Default
+// constants.
 package httpclient

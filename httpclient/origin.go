@@ -3,20 +3,21 @@ package httpclient
 import (
 	"context"
 	"errors"
-	"io"
+	"log/slog"
 	"net"
 	"net/http"
-	"runtime"
-	"slices"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/poolkit/poolkit/internal/replay"
 	"github.com/poolkit/poolkit/pool"
 )
 
 // origin is one scheme://host:port: its pool of connections and, for
-// HTTP/2, the set of connections taking streams.
+// HTTP/2, the set of connections taking streams (h2.go). HTTP/1 leases are
+// in h1.go; a request's hold on either is a claim (claim.go).
 type origin struct {
 	t      *Transport
 	name   string // "scheme://host:port"
@@ -24,25 +25,19 @@ type origin struct {
 	addr   string // host:port, dialed through the base transport
 	pool   *pool.Pool[*conn]
 
-	lifetime   bool // MaxLifetime is on: shared connections check expiry
-	maxReplays int
+	lifetime       bool          // MaxLifetime is on: shared connections check expiry
+	acquireTimeout time.Duration // AcquireTimeout; 0: the request's ctx only
+	leak           time.Duration // LeakThreshold; 0: off
+	maxWaiters     int           // MaxWaiters, for the HTTP/2 stream queue; 0: unbounded
+	logger         *slog.Logger
 
 	// known is set once a connection has been made, and h2 when one spoke
 	// HTTP/2. Until known, requests take turns on gate, so that a burst of
-	// first requests to an HTTP/2 origin opens one connection, not MaxSize.
+	// first requests to an HTTP/2 origin opens one connection, not
+	// MaxSize, and shares it once it arrives.
 	known atomic.Bool
 	h2    atomic.Bool
 	gate  chan struct{}
-
-	// growing is set while one request acquires another connection for the
-	// shared HTTP/2 set; the others queue on the open connections meanwhile.
-	growing atomic.Bool
-
-	// releasing counts shared connections on their way back to the pool:
-	// out of the shared set, not yet idle in the pool. A request that
-	// finds no stream waits for them rather than dial a connection the
-	// pool is about to have idle.
-	releasing atomic.Int32
 
 	// entering counts RoundTrip calls inside the origin; evicted is set
 	// by Transport.sweepLocked to take the origin out of use, and cleared
@@ -52,12 +47,30 @@ type origin struct {
 	entering atomic.Int32
 	evicted  atomic.Bool
 
+	// waiting counts requests queued for an HTTP/2 stream (or about to
+	// be): a stream that ends looks at the queue only when it is not 0.
+	waiting atomic.Int32
+
+	// rotateAfter is how many requests the server was seen to process on
+	// an HTTP/2 connection before sending the rest away (nginx's
+	// keepalive_requests), learnt from its GOAWAYs and REFUSED_STREAMs,
+	// and rotateUntil when that lesson expires (unix nanoseconds): until
+	// then a connection takes no more than rotateAfter requests, so
+	// requests wait for a connection that will process them instead of
+	// piling onto one that sends them away.
+	rotateAfter atomic.Uint64
+	rotateUntil atomic.Int64
+
 	mu     sync.Mutex
-	shared []*conn            // HTTP/2 connections lent to the origin, taking streams
+	closed bool
 	all    map[*conn]struct{} // every connection not yet destroyed, for close
 	// emptySince is when all last became empty: the origin's creation,
 	// or the destroy of its last connection.
 	emptySince time.Time
+	shared     []*conn     // HTTP/2 connections lent to the origin, taking streams
+	waiters    []*waiter   // requests waiting for a stream, oldest first
+	growing    bool        // a request is acquiring a connection for shared
+	hints      []*dialHint // traced requests waiting for a dial, oldest first
 
 	requests atomic.Uint64 // responses returned
 	failures atomic.Uint64 // RoundTrip calls that returned an error
@@ -68,67 +81,64 @@ type origin struct {
 type conn struct {
 	o  *origin
 	cc *http.ClientConn
-	h2 bool // takes many streams; false: one request at a time
+	nc net.Conn // as dialed (under TLS, when there is TLS), for httptrace
+	h2 bool     // takes many streams; false: one request at a time
 
-	// rounds counts the requests started on the connection.
-	rounds atomic.Uint64
+	// rounds counts the requests started on the connection; idleSince is
+	// when it last had none in flight (unix nanoseconds).
+	rounds    atomic.Uint64
+	idleSince atomic.Int64
+	// served counts the responses the connection returned.
+	served atomic.Uint64
 
-	// HTTP/1: lease is odd while a request holds the connection and is
-	// bumped to even by whoever gives it back (the state hook when the
-	// response is done, or RoundTrip on failure), so a late or repeated
-	// give-back of an earlier lease is a no-op. res is written by the
-	// request that takes the lease, before it does.
+	// hijacked is set when a 101 Switching Protocols response handed the
+	// connection to the caller: destroy then leaves it open.
+	hijacked atomic.Bool
+
+	// HTTP/1 (h1.go): lease is odd while a request holds the connection
+	// and is bumped to even by the one call that gives it back, so a late
+	// or repeated give-back of an earlier lease is a no-op. res is written
+	// by the request that takes the lease, before it does.
 	lease atomic.Uint64
 	res   *pool.Resource[*conn]
 
-	// HTTP/2, guarded by o.mu: whether in o.shared, its lease while there,
-	// its expiry, and whether it has stopped taking streams because of it.
+	// HTTP/2 (h2.go), guarded by o.mu: whether in o.shared, its lease
+	// while there, its expiry, and whether it has stopped taking streams
+	// because of it.
 	inShared bool
 	sres     *pool.Resource[*conn]
 	expires  time.Time
 	retiring bool
-	// pending counts requests that picked the connection and have not yet
-	// reserved a stream on it (or are queued on it for one); the
-	// connection is not idle while any are.
-	pending atomic.Int32
-	// streams counts requests holding a stream on the connection: from
-	// their reservation until their response body ends (streamBody) or
-	// their RoundTrip fails. The connection is idle when it and pending
-	// are zero. It is counted here rather than read from the
-	// connection's state hook, which net/http runs on every stream's
-	// start and end under a per-connection mutex: under load that mutex
-	// was the main contention, and each run could start a goroutine.
+	// streams counts the requests holding a stream on the connection,
+	// from their reservation (under o.mu) until their claim ends.
 	streams atomic.Int32
 }
 
 func newOrigin(t *Transport, name, scheme, addr string) (*origin, error) {
+	cfg := &t.cfg
 	o := &origin{
 		t: t, name: name, scheme: scheme, addr: addr,
-		lifetime:   t.cfg.MaxLifetime > 0,
-		maxReplays: maxReplays,
-		gate:       make(chan struct{}, 1),
-		all:        map[*conn]struct{}{},
-		emptySince: time.Now(),
+		lifetime:       cfg.MaxLifetime > 0,
+		acquireTimeout: cfg.AcquireTimeout,
+		leak:           cfg.LeakThreshold,
+		maxWaiters:     cfg.MaxWaiters,
+		logger:         cfg.Logger,
+		gate:           make(chan struct{}, 1),
+		all:            map[*conn]struct{}{},
+		emptySince:     time.Now(),
+	}
+	if o.logger == nil {
+		o.logger = slog.Default()
 	}
 	var obs pool.Observer
-	if t.cfg.Observer != nil {
-		obs = t.cfg.Observer(name)
+	if cfg.Observer != nil {
+		obs = cfg.Observer(name)
 	}
-	p, err := pool.New(pool.Config[*conn]{
-		Name:              "httpclient " + name,
-		Create:            o.create,
-		Destroy:           o.destroy,
-		Check:             checkConn,
-		MinSize:           t.cfg.MinSize,
-		MaxSize:           t.cfg.MaxSize,
-		IdleTimeout:       t.cfg.IdleTimeout,
-		MaxLifetime:       t.cfg.MaxLifetime,
-		MaxLifetimeJitter: t.cfg.MaxLifetimeJitter,
-		AcquireTimeout:    t.cfg.AcquireTimeout,
-		CreateTimeout:     t.cfg.DialTimeout + t.cfg.TLSHandshakeTimeout + time.Second,
-		Budget:            t.cfg.Budget,
-		Observer:          obs,
-	})
+	pc := t.poolConfig(name)
+	pc.Create = o.create
+	pc.Destroy = o.destroy
+	pc.Observer = obs
+	p, err := pool.New(pc)
 	if err != nil {
 		return nil, err
 	}
@@ -137,12 +147,20 @@ func newOrigin(t *Transport, name, scheme, addr string) (*origin, error) {
 }
 
 // maxReplays bounds how many times one request is sent again. Every
-// replay follows a connection the server closed or sent away (see
-// roundTrip), so the bound only guards against a loop; it is above one
-// because a server that caps requests per connection (nginx's
-// keepalive_requests) sends GOAWAY to many requests at once, and they race
-// for the next connection, which is capped too.
+// replay follows a connection the server closed or sent away, and waits
+// for a connection (or stream) that takes it, so the bound only guards
+// against a loop; it is above one because a server that caps requests
+// per connection (nginx's keepalive_requests) sends GOAWAY to many
+// requests at once.
 const maxReplays = 8
+
+// rotateMemory is how long a learnt per-connection request cap
+// (origin.rotateAfter) is kept after it was last seen.
+const rotateMemory = time.Minute
+
+// maxFreeReplays bounds the replays of one request that maxReplays does
+// not count (see roundTrip).
+const maxFreeReplays = 64
 
 var errConnUnavailable = errors.New("httpclient: connection takes no new requests")
 
@@ -161,8 +179,45 @@ func usable(c *conn) error {
 	return nil
 }
 
+// dialHint carries the context of a traced request waiting for a
+// connection, so the dial made for it fires its httptrace hooks (DNS,
+// connect, TLS), as net/http's dial for a request does.
+type dialHint struct{ ctx context.Context }
+
+// valuesFrom is a context that is ctx for cancellation and deadline, and
+// looks values up in vals first: a dial bounded by the pool, traced by the
+// request it is made for.
+type valuesFrom struct {
+	context.Context
+	vals context.Context
+}
+
+func (c valuesFrom) Value(k any) any {
+	if v := c.vals.Value(k); v != nil {
+		return v
+	}
+	return c.Context.Value(k)
+}
+
+// dialSlot receives the net.Conn dialed by NewClientConn (see
+// Transport.dial).
+type dialSlot struct{ nc net.Conn }
+
+type dialSlotKey struct{}
+
 // create dials a connection for the pool.
 func (o *origin) create(ctx context.Context) (*conn, error) {
+	o.mu.Lock()
+	for len(o.hints) > 0 && o.hints[0].ctx.Err() != nil {
+		o.hints = o.hints[1:]
+	}
+	if len(o.hints) > 0 {
+		ctx = valuesFrom{ctx, o.hints[0].ctx}
+		o.hints = o.hints[1:]
+	}
+	o.mu.Unlock()
+	slot := &dialSlot{}
+	ctx = context.WithValue(ctx, dialSlotKey{}, slot)
 	cc, err := o.t.base.NewClientConn(ctx, o.scheme, o.addr)
 	if err != nil {
 		return nil, err
@@ -171,17 +226,22 @@ func (o *origin) create(ctx context.Context) (*conn, error) {
 	// streams of its initial limit (100 until the server's SETTINGS say
 	// otherwise). An HTTP/2 server that allows a single stream is served
 	// one request at a time, as HTTP/1 is, which is what it asks for.
-	c := &conn{o: o, cc: cc, h2: cc.Available() > 1}
+	c := &conn{o: o, cc: cc, nc: slot.nc, h2: cc.Available() > 1}
+	c.idleSince.Store(time.Now().UnixNano())
 	o.mu.Lock()
+	if o.closed {
+		// close has taken its list of connections to close: one made
+		// now would be left open, holding its pool's Close.
+		o.mu.Unlock()
+		cc.Close()
+		return nil, ErrClosed
+	}
 	o.all[c] = struct{}{}
 	o.mu.Unlock()
 	if c.h2 {
 		o.h2.Store(true)
 	}
 	o.known.Store(true)
-	if !c.h2 {
-		cc.SetStateHook(c.stateChanged)
-	}
 	return c, nil
 }
 
@@ -193,120 +253,92 @@ func (o *origin) destroy(c *conn) {
 		o.emptySince = time.Now()
 	}
 	o.mu.Unlock()
-	c.cc.Close()
+	if !c.hijacked.Load() {
+		c.cc.Close()
+	}
 }
 
-// warm holds n connections of the pool at once (dialing those that are
-// not idle), so that n distinct connections are open, then gives them all
-// back. It returns the error of the first acquisition that failed.
-//
-// Like roundTrip, it returns errEvicted, having done nothing, when the
-// origin has been evicted.
-func (o *origin) warm(ctx context.Context, n int) error {
-	o.entering.Add(1)
-	defer o.entering.Add(-1)
-	if o.evicted.Load() {
-		return errEvicted
+// acquire takes a connection from the pool, waiting until deadline (zero:
+// ctx alone bounds the wait). A traced request leaves a hint so that the
+// dial made for it fires its hooks. Errors keep net/http's types: a dial
+// or TLS error comes back as net/http would return it, not wrapped in a
+// *pool.CreateError; the pool's own failures (a timeout, a full wait
+// queue) keep their pool context; a closed pool is ErrClosed.
+func (o *origin) acquire(ctx context.Context, deadline time.Time) (*pool.Resource[*conn], error) {
+	if !deadline.IsZero() {
+		if d, ok := ctx.Deadline(); !ok || deadline.Before(d) {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline)
+			defer cancel()
+		}
 	}
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		held  []*pool.Resource[*conn]
-		first error
-	)
-	for range n {
-		wg.Go(func() {
-			res, err := o.pool.Acquire(ctx)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if errors.Is(err, pool.ErrClosed) {
-					err = ErrClosed
-				}
-				if first == nil {
-					first = err
-				}
-				return
+	var hint *dialHint
+	if httptrace.ContextClientTrace(ctx) != nil {
+		hint = &dialHint{ctx: ctx}
+		o.mu.Lock()
+		o.hints = append(o.hints, hint)
+		o.mu.Unlock()
+	}
+	res, err := o.pool.Acquire(ctx)
+	if hint != nil {
+		o.mu.Lock()
+		for i, h := range o.hints {
+			if h == hint {
+				o.hints = append(o.hints[:i:i], o.hints[i+1:]...)
+				break
 			}
-			held = append(held, res)
-		})
+		}
+		o.mu.Unlock()
 	}
-	wg.Wait()
-	for _, res := range held {
-		giveBack(res)
-	}
-	return first
-}
-
-// giveBack returns a connection to its pool, destroying it when it takes
-// no more requests.
-func giveBack(res *pool.Resource[*conn]) {
-	if usable(res.Value()) != nil {
-		res.Destroy()
-		return
-	}
-	res.Release()
-}
-
-// stateChanged is the connection's state hook: it runs when a request on it
-// completes, when it can take more, and when it closes.
-// It is set on HTTP/1 connections only.
-func (c *conn) stateChanged(cc *http.ClientConn) {
-	// Read the lease before InFlight: a new lease is taken only after its
-	// Reserve, so a lease seen here with nothing in flight is finished.
-	l := c.lease.Load()
-	if l&1 == 1 && cc.InFlight() == 0 {
-		c.endLease(l)
-	}
-}
-
-// endLease gives back an HTTP/1 connection held under lease l, unless it
-// was given back already.
-func (c *conn) endLease(l uint64) {
-	// c.res is the holder's until giveBack: read it only once the CAS
-	// made this call the one that gives it back.
-	if c.lease.CompareAndSwap(l, l+1) {
-		giveBack(c.res)
-	}
-}
-
-// leaseBody ends an HTTP/1 lease when its body ends, as a second path
-// beside the state hook: net/http runs one hook at a time and drops a call
-// that comes while one runs, so a whole request can start and finish inside
-// another's hook run and never be seen by one. endLease's CAS makes the
-// two paths give the connection back once.
-type leaseBody struct {
-	io.ReadCloser
-	c     *conn
-	lease uint64
-	done  atomic.Bool
-}
-
-func (b *leaseBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
 	if err != nil {
-		b.end()
+		return nil, o.poolError(err)
 	}
-	return n, err
+	return res, nil
 }
 
-func (b *leaseBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.end()
+// poolError turns an error of the pool into the one RoundTrip returns.
+func (o *origin) poolError(err error) error {
+	if errors.Is(err, pool.ErrClosed) {
+		return ErrClosed
+	}
+	var ce *pool.CreateError
+	if errors.As(err, &ce) {
+		return ce.Err
+	}
 	return err
 }
 
-// end gives the connection back when net/http is done with it; when it is
-// not yet (its read loop still finishing the response), the state hook
-// that follows does it.
-func (b *leaseBody) end() {
-	if b.c.cc.InFlight() == 0 && b.done.CompareAndSwap(false, true) {
-		b.c.endLease(b.lease)
+// waitDeadline is when the wait for a connection started now must end
+// because of AcquireTimeout; zero when it is off. The request's context
+// bounds the wait too (whichever is sooner).
+func (o *origin) waitDeadline() time.Time {
+	if o.acquireTimeout <= 0 {
+		return time.Time{}
 	}
+	return time.Now().Add(o.acquireTimeout)
+}
+
+// timeoutError is the error of a wait for a connection or stream that
+// ended at its deadline, started at start.
+func (o *origin) timeoutError(start time.Time) error {
+	return &pool.TimeoutError{Pool: o.pool.Name(), Waited: time.Since(start), State: o.pool.Stats()}
+}
+
+// waitError is the error of a wait that ctx ended: a *pool.TimeoutError
+// when a deadline passed (the request's, or AcquireTimeout's), else the
+// cancellation's cause.
+func (o *origin) waitError(ctx context.Context, start time.Time) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return o.timeoutError(start)
+	}
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // roundTrip sends req to the origin, replaying it on another connection
-// when the one it used failed and the request allows it.
+// when the one it used failed and the replay rule allows it.
 //
 // It returns errEvicted, having sent nothing and left req's body alone,
 // when the origin has been evicted: the caller starts over on a new one.
@@ -317,60 +349,37 @@ func (o *origin) roundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errEvicted
 	}
 	ctx := req.Context()
+	trace := httptrace.ContextClientTrace(ctx)
+	var stack []uintptr
+	if o.leak > 0 {
+		stack = callers()
+	}
 	r := req
-	for replays := 0; ; {
-		c, lease, err := o.get(ctx)
+	for replays, free := 0, 0; ; {
+		if trace != nil && trace.GetConn != nil {
+			trace.GetConn(o.addr)
+		}
+		cl, err := o.get(ctx, o.waitDeadline())
 		if err != nil {
 			closeBody(r)
 			o.failures.Add(1)
 			return nil, err
 		}
-		reused := c.rounds.Add(1) > 1
-		resp, err := c.cc.RoundTrip(r)
-		if c.h2 {
-			// A request queued on a full connection held it (pending)
-			// until it had its stream; one that had reserved a stream
-			// is counted in streams. Move the claim to streams (it
-			// then ends with the body) or drop it.
-			switch {
-			case err == nil && lease != 0:
-				c.streams.Add(1)
-				c.pending.Add(-1)
-			case err != nil && lease != 0:
-				c.pending.Add(-1)
-				o.sharedChanged(c)
-			case err != nil:
-				c.streams.Add(-1)
-				o.sharedChanged(c)
-			}
-			if err == nil {
-				if resp.Body == http.NoBody || resp.Body == nil {
-					c.endStream()
-				} else {
-					resp.Body = &streamBody{ReadCloser: resp.Body, c: c}
-				}
-			}
-		} else if err != nil {
-			c.endLease(lease)
-		} else if resp.Body == nil || resp.Body == http.NoBody {
-			if c.cc.InFlight() == 0 {
-				c.endLease(lease)
-			}
-		} else {
-			resp.Body = &leaseBody{ReadCloser: resp.Body, c: c, lease: lease}
+		if trace != nil && trace.GotConn != nil {
+			trace.GotConn(cl.info)
 		}
+		resp, err := cl.c.cc.RoundTrip(r)
 		if err == nil {
+			cl.c.served.Add(1)
 			o.requests.Add(1)
-			return resp, nil
+			return cl.respond(resp, stack), nil
 		}
-		// Replay when the connection had served before (the server may
-		// have closed it meanwhile) or has gone away since (closed, or a
-		// GOAWAY: the server stopped taking requests on it), never for
-		// what may be the request's own fault on a healthy connection.
-		if replays < o.maxReplays && (notSent(err) || (reused && c.cc.Err() != nil)) && ctx.Err() == nil && retryable(err) {
-			if next, ok := rewind(req); ok {
+		gone := cl.c.cc.Err() != nil || (cl.c.h2 && cl.c.cc.Available() == 0)
+		cl.end(false)
+		p, ok := progress(err, cl.info.Reused, gone)
+		if ok && ctx.Err() == nil && replay.Allowed(req, p) && o.mayReplay(ctx, cl.c, p, &replays, &free) {
+			if next, rerr := replay.Rewind(req); rerr == nil {
 				r = next
-				replays++
 				o.replays.Add(1)
 				continue
 			}
@@ -380,91 +389,62 @@ func (o *origin) roundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// notSent reports whether err is one of the errors net/http's HTTP/2 code
-// returns before it writes anything of a request, the ones its own
-// transport retries on (http2canRetryError): the connection became
-// unusable (a GOAWAY, a close) while the request waited for a stream.
-// net/http does not export them, so their text is the only handle; should
-// the wording change, this returns false and such a request fails instead
-// of being replayed, which the nginx test would show.
-func notSent(err error) bool {
-	switch err.Error() {
-	case "http2: client conn not usable",
-		"http2: Transport received Server's graceful shutdown GOAWAY":
+// mayReplay counts a replay of a request that failed on c and reports
+// whether it may be made. A request the server did not process on a
+// connection that served others (a server rotating connections, as
+// nginx's keepalive_requests does) is replayed without counting toward
+// maxReplays, up to maxFreeReplays: the server is making progress, and
+// the replay waits for a connection or stream that takes it. One the
+// server did not process on a connection that served nothing waits first
+// (1ms, doubling, at most a quarter second, within ctx), so that a server
+// refusing everything is not hammered; the others count toward
+// maxReplays.
+func (o *origin) mayReplay(ctx context.Context, c *conn, p replay.Progress, replays, free *int) bool {
+	if n := c.served.Load(); p == replay.NotProcessed && c.h2 && n >= 2 {
+		if now := time.Now(); n > o.rotateAfter.Load() || now.UnixNano() > o.rotateUntil.Load() {
+			o.rotateAfter.Store(n)
+			o.rotateUntil.Store(now.Add(rotateMemory).UnixNano())
+		}
+	}
+	if p == replay.NotProcessed && c.served.Load() == 0 && *replays < maxReplays {
+		d := min(time.Millisecond<<*replays, 250*time.Millisecond)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		}
+	}
+	if p == replay.NotProcessed && c.served.Load() > 0 && *free < maxFreeReplays {
+		*free++
+		return true
+	}
+	if *replays < maxReplays {
+		*replays++
 		return true
 	}
 	return false
 }
 
-// retryable reports whether a request that failed with err on a reused
-// connection may be sent again (when it is replayable): any failure of the
-// connection except a timeout, which says the server is slow, not gone.
-func retryable(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return false
-	}
-	return !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
-}
-
-// rewind returns the request to send again after req failed, and whether
-// it may be sent again: net/http's rule for replayable requests.
-func rewind(req *http.Request) (*http.Request, bool) {
-	if !replayable(req) {
-		return nil, false
-	}
-	if req.Body == nil || req.Body == http.NoBody {
-		return req, true
-	}
-	body, err := req.GetBody()
-	if err != nil {
-		return nil, false
-	}
-	r := *req
-	r.Body = body
-	return &r, true
-}
-
-// replayable is net/http's Request.isReplayable: an idempotent method, or
-// an Idempotency-Key, and a body that is empty or can be had again.
-func replayable(r *http.Request) bool {
-	if r.Body != nil && r.Body != http.NoBody && r.GetBody == nil {
-		return false
-	}
-	switch r.Method {
-	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
-		return true
-	}
-	_, k := r.Header["Idempotency-Key"]
-	_, x := r.Header["X-Idempotency-Key"]
-	return k || x
-}
-
-// get returns a connection with a request slot for the caller. For HTTP/1
-// it returns the lease the caller holds; for HTTP/2 a lease of 1 means the
-// caller is queued on a full connection and counted in its pending (0: it
-// holds a reserved stream).
-func (o *origin) get(ctx context.Context) (*conn, uint64, error) {
+// get returns a claim on a connection with a request slot for the
+// caller: an HTTP/1 connection leased whole, or a stream on a shared
+// HTTP/2 one. deadline (zero: none) and ctx bound the wait.
+func (o *origin) get(ctx context.Context, deadline time.Time) (claim, error) {
 	if !o.known.Load() {
-		// The first connection: take turns until one exists. The turn
-		// counts toward AcquireTimeout, which bounds the whole wait.
-		var timeout <-chan struct{}
-		if _, ok := ctx.Deadline(); !ok {
-			if d := o.pool.Config().AcquireTimeout; d > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeout(ctx, d)
-				defer cancel()
-				timeout = ctx.Done()
-			}
-		}
+		// The first connection: take turns until one exists; the turn
+		// counts toward the wait.
 		start := time.Now()
+		wctx := ctx
+		if !deadline.IsZero() {
+			var cancel context.CancelFunc
+			wctx, cancel = context.WithDeadline(ctx, deadline)
+			defer cancel()
+		}
 		select {
 		case o.gate <- struct{}{}:
-		case <-ctx.Done():
-			if timeout != nil && context.Cause(ctx) == context.DeadlineExceeded {
-				return nil, 0, &pool.TimeoutError{Pool: o.pool.Name(), Waited: time.Since(start), State: o.pool.Stats()}
-			}
-			return nil, 0, context.Cause(ctx)
+		case <-wctx.Done():
+			return claim{}, o.waitError(wctx, start)
 		}
 		if o.known.Load() {
 			<-o.gate
@@ -473,184 +453,26 @@ func (o *origin) get(ctx context.Context) (*conn, uint64, error) {
 		}
 	}
 	for {
-		grow := false
 		if o.h2.Load() {
-			if c := o.pickShared(); c != nil {
-				return c, 0, nil
-			}
-			if o.releasing.Load() > 0 {
-				runtime.Gosched()
-				continue
-			}
-			var c *conn
-			if grow, c = o.queueShared(); c != nil {
-				return c, 1, nil
-			}
+			return o.getStream(ctx, deadline)
 		}
-		c, lease, err := o.acquire(ctx)
-		if grow {
-			o.growing.Store(false)
-		}
+		res, err := o.acquire(ctx, deadline)
 		if err != nil {
-			if errors.Is(err, pool.ErrClosed) {
-				err = ErrClosed
+			return claim{}, err
+		}
+		c := res.Value()
+		if c.h2 {
+			// The first connection, or one of an origin that turned
+			// HTTP/2: it goes to the shared set.
+			if cl, ok := o.share(res); ok {
+				return cl, nil
 			}
-			return nil, 0, err
-		}
-		if c != nil {
-			return c, lease, nil
-		}
-	}
-}
-
-// acquire takes a connection from the pool: an HTTP/1 one under a new
-// lease, or an HTTP/2 one into the shared set with a stream reserved. It
-// returns a nil conn and error when the connection it got was unusable
-// (it has been given back; try again).
-func (o *origin) acquire(ctx context.Context) (*conn, uint64, error) {
-	res, err := o.pool.Acquire(ctx)
-	if err != nil {
-		return nil, 0, err
-	}
-	c := res.Value()
-	if err := c.cc.Reserve(); err != nil {
-		res.Destroy()
-		return nil, 0, nil
-	}
-	if c.h2 {
-		c.streams.Add(1)
-		o.mu.Lock()
-		c.inShared = true
-		c.sres = res
-		c.retiring = false
-		if o.lifetime {
-			c.expires = res.ExpiresAt()
-		}
-		o.shared = append(o.shared, c)
-		o.mu.Unlock()
-		return c, 0, nil
-	}
-	c.res = res
-	l := c.lease.Add(1)
-	return c, l, nil
-}
-
-// pickShared reserves a stream on the first shared connection that has
-// one free, packing streams onto few connections so that the others go
-// idle and back to the pool. It returns nil when none has.
-func (o *origin) pickShared() *conn {
-	for tries := 0; tries < 4; tries++ {
-		var now time.Time
-		if o.lifetime {
-			now = time.Now()
-		}
-		var c *conn
-		var done []*conn
-		o.mu.Lock()
-		for _, s := range o.shared {
-			if s.retiring {
-				continue
-			}
-			if o.lifetime && !s.expires.IsZero() && !now.Before(s.expires) {
-				// Expired: no new streams; it goes when the last ends.
-				s.retiring = true
-				done = append(done, s)
-				continue
-			}
-			if s.cc.Available()-int(s.pending.Load()) > 0 {
-				c = s
-				break
-			}
-		}
-		if c != nil {
-			c.pending.Add(1)
-		}
-		o.mu.Unlock()
-		for _, s := range done {
-			o.sharedChanged(s)
-		}
-		if c == nil {
-			return nil
-		}
-		err := c.cc.Reserve()
-		if err == nil {
-			c.streams.Add(1) // before pending drops: never idle meanwhile
-			c.pending.Add(-1)
-			return c
-		}
-		c.pending.Add(-1)
-		o.sharedChanged(c)
-	}
-	return nil
-}
-
-// queueShared is for a request that found every shared connection busy.
-// When no other request is adding a connection and the pool can lend one,
-// it returns grow true: the caller acquires one and then clears growing.
-// Otherwise it returns the least-loaded shared connection, on which the
-// caller queues for a stream (counted in its pending), or nil when there
-// is none: the caller then waits in the pool.
-func (o *origin) queueShared() (grow bool, c *conn) {
-	if o.growing.CompareAndSwap(false, true) {
-		st := o.pool.Stats()
-		if st.Idle > 0 || st.Open < st.MaxSize {
-			return true, nil
-		}
-		o.growing.Store(false)
-	}
-	var best *conn
-	bestLoad := 0
-	o.mu.Lock()
-	for _, s := range o.shared {
-		if s.retiring || s.cc.Err() != nil {
 			continue
 		}
-		if load := s.cc.InFlight() + int(s.pending.Load()); best == nil || load < bestLoad {
-			best, bestLoad = s, load
+		if cl, ok := c.lend(res); ok {
+			return cl, nil
 		}
 	}
-	if best != nil {
-		best.pending.Add(1)
-	}
-	o.mu.Unlock()
-	return false, best
-}
-
-// sharedChanged takes an HTTP/2 connection out of the shared set when it
-// is closed, or idle (no stream in flight, none pending); it then goes
-// back to the pool, which retires it there if it has expired.
-func (o *origin) sharedChanged(c *conn) {
-	// Leave a busy connection without taking o.mu, which every request
-	// takes: whatever makes it idle later calls again (the end of its
-	// last stream, a pending request leaving), and the check is redone
-	// under o.mu.
-	if (c.pending.Load() != 0 || c.streams.Load() != 0) && c.cc.Err() == nil {
-		return
-	}
-	o.mu.Lock()
-	if !c.inShared {
-		o.mu.Unlock()
-		return
-	}
-	broken := c.cc.Err() != nil
-	if !broken && (c.pending.Load() != 0 || c.streams.Load() != 0) {
-		o.mu.Unlock()
-		return
-	}
-	c.inShared = false
-	res := c.sres
-	c.sres = nil
-	if i := slices.Index(o.shared, c); i >= 0 {
-		o.shared = slices.Delete(o.shared, i, i+1)
-	}
-	o.releasing.Add(1)
-	o.mu.Unlock()
-	if broken {
-		res.Destroy()
-	} else {
-		giveBack(res)
-	}
-	o.releasing.Add(-1)
 }
 
 // errEvicted is origin.roundTrip's answer when the origin was evicted
@@ -684,57 +506,78 @@ func (o *origin) emptyBefore(cutoff time.Time) bool {
 	return st.Open == 0 && st.Waiting == 0
 }
 
-// endStream ends a request's claim on a shared HTTP/2 connection.
-func (c *conn) endStream() {
-	if c.streams.Add(-1) == 0 {
-		c.o.sharedChanged(c)
+// warm holds n connections of the pool at once (dialing those that are
+// not idle), so that n distinct connections are open, then gives them all
+// back. It returns the error of the first acquisition that failed.
+//
+// Like roundTrip, it returns errEvicted, having done nothing, when the
+// origin has been evicted.
+func (o *origin) warm(ctx context.Context, n int) error {
+	o.entering.Add(1)
+	defer o.entering.Add(-1)
+	if o.evicted.Load() {
+		return errEvicted
 	}
-}
-
-// streamBody is the body of a response on a shared HTTP/2 connection: its
-// end (EOF or an error while reading, or Close) ends the request's claim
-// on the connection, once.
-type streamBody struct {
-	io.ReadCloser
-	c    *conn
-	done atomic.Bool
-}
-
-func (b *streamBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil {
-		b.end()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		held  []*pool.Resource[*conn]
+		first error
+	)
+	for range n {
+		wg.Go(func() {
+			res, err := o.acquire(ctx, time.Time{})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if first == nil {
+					first = err
+				}
+				return
+			}
+			held = append(held, res)
+		})
 	}
-	return n, err
-}
-
-func (b *streamBody) Close() error {
-	err := b.ReadCloser.Close()
-	b.end()
-	return err
-}
-
-func (b *streamBody) end() {
-	if b.done.CompareAndSwap(false, true) {
-		b.c.endStream()
+	wg.Wait()
+	for _, res := range held {
+		giveBack(res, false)
 	}
+	return first
 }
 
-// close closes every connection of the origin and its pool.
+// giveBack returns a connection to its pool, destroying it when it is
+// broken or takes no more requests.
+func giveBack(res *pool.Resource[*conn], broken bool) {
+	if broken || usable(res.Value()) != nil {
+		res.Destroy()
+		return
+	}
+	res.Release()
+}
+
+// close ends every claim on the origin's connections itself (requests in
+// flight fail; a body never closed no longer holds its connection),
+// closes every connection and fails the requests waiting for a stream,
+// then closes the pool.
 func (o *origin) close() error {
 	o.mu.Lock()
+	o.closed = true
 	cs := make([]*conn, 0, len(o.all))
 	for c := range o.all {
 		cs = append(cs, c)
 	}
+	ws := o.waiters
+	o.waiters = nil
 	o.mu.Unlock()
-	// Closing an HTTP/1 connection runs its state hook, which gives it
-	// back; a shared HTTP/2 one has no hook: hand it back here (it is
-	// destroyed, being closed), or Close would wait for its caller.
+	for _, w := range ws {
+		w.ch <- waitResult{err: ErrClosed}
+	}
 	for _, c := range cs {
 		c.cc.Close()
 		if c.h2 {
-			o.sharedChanged(c)
+			o.unshare(c, true)
+		} else if l := c.lease.Load(); l&1 == 1 {
+			c.endLease(l, true)
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)

@@ -11,7 +11,9 @@ import (
 // Preset names a set of numbers for a common traffic shape. A preset is a
 // starting point: [Preset.Config] returns a Config to adjust, and a
 // services file selects one with "preset" and overrides fields on top (see
-// [LoadServices]). The zero Preset ("") is the plain defaults.
+// package config). The zero Preset ("") is the plain defaults plus the
+// recommended pool limits of [RecommendedTransportConfig]; it is what a
+// service of a services file without a preset starts from.
 //
 // The numbers each preset sets (fields it leaves out keep their default):
 //
@@ -64,7 +66,8 @@ func Presets() []Preset { return []Preset{PresetLow, PresetSteady, PresetBursty}
 // numbers set (see [Preset]) and every other field zero (its default).
 //
 // On failure (an unknown preset) it returns an error that lists the known
-// ones. The zero Preset gives the plain defaults.
+// ones. The zero Preset gives the plain defaults with the recommended
+// pool limits (the "(defaults)" column above).
 func (p Preset) Config(name, baseURL string) (Config, error) {
 	c := Config{Name: name, BaseURL: baseURL}
 	if err := p.apply(&c); err != nil {
@@ -89,6 +92,11 @@ func (p Preset) apply(c *Config) error {
 	var n numbers
 	switch p {
 	case "":
+		// The plain defaults, with the recommended pool limits (a zero
+		// limit means what it means in pool.Config: never, no limit).
+		c.Transport.IdleTimeout = DefaultIdleTimeout
+		c.Transport.MaxLifetime = DefaultMaxLifetime
+		c.Transport.AcquireTimeout = DefaultAcquireTimeout
 		return nil
 	case PresetLow:
 		n = numbers{0, 4, 30 * time.Second, 5 * time.Minute, 2 * time.Second, 10 * time.Second,

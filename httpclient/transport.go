@@ -11,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/poolkit/poolkit/pool"
+	"github.com/poolkit/poolkit/telemetry"
 )
 
 // ErrClosed is returned by RoundTrip and Warm after [Transport.Close].
@@ -52,8 +55,17 @@ func NewTransport(cfg TransportConfig) (*Transport, error) {
 		return nil, err
 	}
 	t := &Transport{
-		cfg: c, base: c.baseTransport(), byOrigin: map[string]*origin{},
+		cfg: c, byOrigin: map[string]*origin{},
 		evictAfter: max(c.IdleTimeout, minEvictAfter), lastSweep: time.Now(),
+	}
+	t.base = c.baseTransport()
+	dial := t.base.DialContext
+	t.base.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := dial(ctx, network, addr)
+		if slot, ok := ctx.Value(dialSlotKey{}).(*dialSlot); ok && err == nil {
+			slot.nc = nc
+		}
+		return nc, err
 	}
 	t.origins.Store(&map[originKey]*origin{})
 	return t, nil
@@ -315,6 +327,40 @@ func (t *Transport) dropEvictedLocked() {
 		}
 	}
 	t.origins.Store(&m)
+}
+
+// poolConfig is the pool.Config of the origin called name, but its
+// Create, Destroy and Observer: the limits of the TransportConfig (one
+// conversion, TransportConfig.limits) and what the transport adds.
+func (t *Transport) poolConfig(name string) pool.Config[*conn] {
+	c := &t.cfg
+	pc := pool.Config[*conn]{
+		Name:              c.poolName(name),
+		Check:             checkConn,
+		MaxLifetimeJitter: c.MaxLifetimeJitter,
+		CreateTimeout:     c.DialTimeout + c.TLSHandshakeTimeout + time.Second,
+		Budget:            c.Budget,
+		Logger:            c.Logger,
+	}
+	pc.SetLimits(c.limits())
+	return pc
+}
+
+// poolStatus is what a status page shows of an origin's pool: the
+// values in effect, defaults applied, as the pool reports them.
+func (t *Transport) poolStatus() telemetry.PoolConfig {
+	pc := t.poolConfig("")
+	pc.MinSize, pc.Budget = 0, nil // neither dial nor join anything
+	pc.Create = func(context.Context) (*conn, error) { return nil, errors.New("not used") }
+	p, err := pool.New(pc)
+	if err != nil {
+		return telemetry.ConfigOf(t.poolConfig(""))
+	}
+	eff := p.Config()
+	p.Close(context.Background())
+	eff.MinSize, eff.Budget = t.cfg.MinSize, t.cfg.Budget
+	eff.LeakThreshold = t.cfg.LeakThreshold
+	return telemetry.ConfigOf(eff)
 }
 
 // closeBody closes req's body, as a RoundTripper must even on failure.

@@ -37,11 +37,13 @@ func TestManyRequestsStayWithinMaxSize(t *testing.T) {
 			// net/http drops an HTTP/1 connection whose write loop has
 			// not reported within 50ms of the response (Issue 7569's
 			// guard), which a loaded machine under -race can hit: such a
-			// connection is destroyed as broken and replaced, so it may
-			// add to the total, never to the connections at once.
+			// connection is destroyed as broken and replaced. The pool
+			// never holds more than 16 (checked below), but the server
+			// learns of the close only when the FIN reaches it, so for a
+			// moment it may count the replacement beside the one closed.
 			replaced := int(st.Pool.Destroyed.Broken)
-			if maxOpen > 16 || accepted > 16+replaced {
-				t.Errorf("server saw %d connections at once, %d in all (%d replaced); want <= 16 at once, 16 + replaced in all",
+			if maxOpen > 16+replaced || accepted > 16+replaced {
+				t.Errorf("server saw %d connections at once, %d in all (%d replaced); want <= 16 + replaced at once and in all",
 					maxOpen, accepted, replaced)
 			}
 			if st.Requests != 10000 || st.Failures != 0 {
