@@ -3,11 +3,12 @@ package sqlpool
 import (
 	"fmt"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"github.com/poolkit/poolkit/breaker"
 	"github.com/poolkit/poolkit/pool"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/poolkit/poolkit/telemetry"
 )
 
 // Defaults for the zero values of [Config]. They are applied in one place,
@@ -30,6 +31,10 @@ const (
 	// connections still in use to come back: currently 5s.
 	DefaultCloseTimeout = 5 * time.Second
 
+	// DefaultStmtCacheSize is how many prepared statements each connection
+	// keeps when Config.StmtCacheSize is zero: currently 64.
+	DefaultStmtCacheSize = 64
+
 	// DefaultInstances is the number of processes assumed to run with the
 	// same Config when Config.Instances is zero: currently 1.
 	DefaultInstances = 1
@@ -42,8 +47,8 @@ const (
 
 // Config describes a [Connector]. Its zero value is a working setup: up to
 // DefaultMaxSize connections, none kept warm, checked with the driver's
-// Pinger after DefaultCheckAfterIdle of idleness, a connect breaker with
-// [breaker.Settings] defaults. [NewConnector] refuses a Config that cannot
+// Pinger after DefaultCheckAfterIdle of idleness, failing fast while the
+// database is down. [NewConnector] refuses a Config that cannot
 // work with an error that names the field.
 type Config struct {
 	// Name identifies the connector in errors, logs, stats and metrics,
@@ -71,8 +76,10 @@ type Config struct {
 	// MaxLifetimeJitter is the most taken off MaxLifetime for one
 	// connection. Zero: 10% of MaxLifetime. Negative: none.
 	MaxLifetimeJitter time.Duration
-	// AcquireTimeout is how long a caller whose ctx has no deadline waits
-	// for a connection from the pool. Zero: as long as ctx allows.
+	// AcquireTimeout bounds every Connect (so every database/sql call
+	// that needs a connection) from the moment it is called: waiting,
+	// checking and connecting. The deadline is ctx's or now+AcquireTimeout,
+	// whichever is sooner. Zero: only ctx's.
 	AcquireTimeout time.Duration
 	// CheckAfterIdle is how long a connection may sit idle before it is
 	// checked (see CheckQuery) before use. Zero: pool.DefaultCheckAfterIdle.
@@ -84,25 +91,32 @@ type Config struct {
 	// ConnectTimeout bounds one connect to the database. Zero:
 	// pool.DefaultCreateTimeout.
 	ConnectTimeout time.Duration
+	// MaxWaiters bounds the callers waiting for a connection at once; one
+	// more fails at once with an error wrapping pool.ErrWaitQueueFull.
+	// Zero: unbounded.
+	MaxWaiters int
+	// MaxUses closes a connection after it has been lent this many times
+	// (a new one replaces it when needed). Zero: unlimited.
+	MaxUses int
 	// LeakThreshold reports, through Logger, a connection held longer than
 	// this (a *sql.Rows never closed, a transaction never ended), with the
 	// stack that took it. Zero: off.
 	LeakThreshold time.Duration
 	// Budget, when set, caps the open connections of every connector and
-	// pool sharing it. Optional.
-	Budget *pool.Budget
+	// pool sharing it: a *pool.Budget within the process, or a fleet
+	// budget (package fleet) across processes. Optional; nil means none.
+	Budget pool.SharedBudget
 	// Observer receives the pool's events, for metrics. Optional.
 	Observer pool.Observer
-	// Registerer, when set, gets the connector's Prometheus metrics (see
-	// package metrics), labelled kind="sql" and pool=Name: the pool's
-	// gauges and counters read at scrape time, its wait, use, create and
-	// connection-age histograms, and the connect breaker's state,
-	// transitions and rejections (under service=Name). Every connector and
-	// client given the same Registerer reports through one
-	// metrics.Metrics; two with the same Name are refused. Observer, if
-	// set, keeps getting every event. Close removes the series. Zero: no
-	// metrics.
-	Registerer prometheus.Registerer
+	// Telemetry, when set, gets the connector's pool under kind "sql" and
+	// Name (metrics.For(reg) for Prometheus, otelpoolkit for
+	// OpenTelemetry): its gauges and counters, read at collection time,
+	// and its events (wait, use, create time, connection age). The
+	// constructor fails with a *ConfigError for field "Telemetry" when it
+	// refuses the pool (one of the same Name already reports there:
+	// telemetry.ErrDuplicate). Observer, if set, keeps getting every
+	// event. Close and Shutdown stop the reporting. Zero: no telemetry.
+	Telemetry telemetry.Telemetry
 	// Logger receives leak reports, sizing warnings and background
 	// failures. Zero: slog.Default().
 	Logger *slog.Logger
@@ -117,6 +131,15 @@ type Config struct {
 	// with pgx, turn its cache off (default_query_exec_mode=exec in the
 	// DSN) or every query after the first reset fails.
 	ResetQuery string
+	// StmtCacheSize is how many prepared statements are kept prepared on
+	// each connection after the statement that prepared them is closed,
+	// so that a statement from db.Prepare is not prepared again each time
+	// database/sql takes a connection (see the package doc). The least
+	// recently used one is closed beyond it. Zero:
+	// DefaultStmtCacheSize. Negative: no cache (every statement closed
+	// with database/sql's). The cache is off when ResetQuery is set,
+	// since a reset such as DISCARD ALL drops the statements.
+	StmtCacheSize int
 	// CheckQuery is the health check, e.g. "SELECT 1". Zero: the driver's
 	// driver.Pinger, or no check when it has none.
 	CheckQuery string
@@ -127,13 +150,23 @@ type Config struct {
 	// Zero: DefaultInstances. Negative: no sizing check.
 	Instances int
 
-	// Breaker configures the circuit breaker around connects: when
-	// connects keep failing it opens, and callers that find no idle
-	// connection fail at once with an error matching breaker.ErrOpen
-	// instead of each waiting out a connect. Zero: breaker.Settings
-	// defaults.
+	// Breaker must be left zero: NewConnector and Validate refuse one
+	// that is set, rather than ignore it.
+	//
+	// Deprecated: the connect breaker is gone; the field is kept so that
+	// code setting it still compiles. The pool now fails callers
+	// fast while the database is down (no connection open and the last
+	// connect failed: every waiting and new caller gets the connect error
+	// at once), tries the database at most a few times a second, and
+	// serves callers within a second of its return. A breaker in front of
+	// the connects could only delay that return (it kept connects away
+	// for its OpenTimeout, and its half-open probe limit failed callers
+	// after the database was back) and fail callers with its own error
+	// instead of the database's.
 	Breaker breaker.Settings
-	// DisableBreaker turns the connect breaker off.
+	// DisableBreaker is ignored, as Breaker is.
+	//
+	// Deprecated: see Breaker.
 	DisableBreaker bool
 }
 
@@ -171,6 +204,16 @@ func (cfg Config) withDefaults(name string) (Config, error) {
 	case cfg.MaxSize == 0:
 		cfg.MaxSize = max(DefaultMaxSize, cfg.MinSize)
 	}
+	if err := cfg.limits().Validate(name); err != nil {
+		return cfg, err
+	}
+	if !reflect.ValueOf(cfg.Breaker).IsZero() {
+		// Ignoring it would lose the setting silently.
+		return bad("Breaker", "set", "the connect breaker is gone: the pool fails callers fast while the database is down; remove this setting")
+	}
+	if cfg.StmtCacheSize == 0 {
+		cfg.StmtCacheSize = DefaultStmtCacheSize
+	}
 	if cfg.ConnectTimeout < 0 {
 		return bad("ConnectTimeout", cfg.ConnectTimeout, "must be >= 0")
 	}
@@ -180,10 +223,34 @@ func (cfg Config) withDefaults(name string) (Config, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	if !cfg.DisableBreaker {
-		if err := cfg.Breaker.Validate(); err != nil {
-			return cfg, &ConfigError{Connector: name, Field: "Breaker", Err: err}
-		}
-	}
 	return cfg, nil
+}
+
+// limits is the one place where Config's flat pool knobs become the pool's
+// [pool.Limits]: the same names, the same meanings, zero included.
+func (cfg Config) limits() pool.Limits {
+	return pool.Limits{
+		MinSize:        cfg.MinSize,
+		MaxSize:        cfg.MaxSize,
+		MaxIdle:        cfg.MaxIdle,
+		IdleTimeout:    cfg.IdleTimeout,
+		MaxLifetime:    cfg.MaxLifetime,
+		AcquireTimeout: cfg.AcquireTimeout,
+		MaxWaiters:     cfg.MaxWaiters,
+		MaxUses:        cfg.MaxUses,
+		LeakThreshold:  cfg.LeakThreshold,
+	}
+}
+
+// Validate reports the first field of cfg that cannot work, as
+// [NewConnector] would (a *ConfigError, or the pool's *pool.ConfigError,
+// naming the field), or nil. It needs no driver, so a configuration read
+// from a file can be checked before anything connects.
+func (cfg Config) Validate() error {
+	name := cfg.Name
+	if name == "" {
+		name = DefaultName
+	}
+	_, err := cfg.withDefaults(name)
+	return err
 }

@@ -8,9 +8,24 @@ import (
 	"github.com/poolkit/poolkit/pool"
 )
 
-// physConn is a connection to the server, as the pool holds it.
+// physConn is a connection to the server, as the pool holds it, with the
+// statements kept prepared on it and the context its resets run under.
+// Only its holder touches it (the pool lends it to one caller at a time,
+// and checks or destroys it only while nobody holds it), so it needs no
+// lock.
 type physConn struct {
-	dc driver.Conn
+	dc    driver.Conn
+	cache *stmtCache // nil: statements are not kept
+	rctx  deadlineCtx
+}
+
+// destroy is the pool's Destroy: the statements kept prepared are closed
+// first (database/sql's order: a driver may free a statement's memory
+// with its connection), then the connection.
+func (pc *physConn) destroy() {
+	pc.cache.closeAll()
+	pc.dc.Close()
+	pc.rctx.stop()
 }
 
 // conn is what database/sql holds between Connector.Connect and
@@ -28,12 +43,15 @@ type physConn struct {
 type conn struct {
 	c   *Connector
 	res *pool.Resource[*physConn]
+	pc  *physConn
 	dc  driver.Conn
 
-	stmts  int  // statements prepared and not yet closed
-	inTx   bool // a transaction was begun and has not ended
-	bad    bool // the driver said the connection is broken
-	closed bool
+	stmts     int  // uncached statements prepared and not yet closed
+	cachedOut int  // cached statements lent to this conn's statements
+	inTx      bool // a transaction was begun and has not ended
+	bad       bool // the driver said the connection is broken
+	unwrapped bool // Unwrap handed the driver's connection out
+	closed    bool
 }
 
 // The driver interfaces database/sql uses, all forwarded; each method
@@ -50,6 +68,30 @@ var (
 	_ driver.SessionResetter    = (*conn)(nil)
 	_ driver.Validator          = (*conn)(nil)
 )
+
+// Unwrap returns the driver's own connection, for what database/sql
+// cannot reach (with pgx: CopyFrom, LISTEN/NOTIFY, batches). It is meant
+// for sql.Conn.Raw:
+//
+//	err := sqlConn.Raw(func(dc any) error {
+//		pc := dc.(interface{ Unwrap() driver.Conn }).Unwrap().(*stdlib.Conn).Conn() // *pgx.Conn
+//		...
+//	})
+//
+// Use the driver's connection only inside Raw's function. When it comes
+// back, the pool treats it as after any use: a connection the caller
+// closed, or left inside a transaction, is destroyed (through the driver's
+// driver.Validator and driver.SessionResetter); statements this package
+// keeps prepared on it are closed, since the caller may have deallocated
+// them. Other session state the caller set (LISTEN, SET) stays, as it
+// does with database/sql. After Close it returns nil.
+func (cn *conn) Unwrap() driver.Conn {
+	if cn.closed {
+		return nil
+	}
+	cn.unwrapped = true
+	return cn.dc
+}
 
 // note records err: a driver.ErrBadConn marks the connection broken, so it
 // is destroyed, never reused.
@@ -70,6 +112,15 @@ func (cn *conn) Close() error {
 		return nil
 	}
 	cn.closed = true
+	if cache := cn.pc.cache; cache != nil {
+		if cn.cachedOut > 0 {
+			cache.checkInAll()
+			cn.cachedOut = 0
+		}
+		if cn.unwrapped {
+			cache.closeAll()
+		}
+	}
 	switch {
 	case cn.bad:
 		cn.c.stats.broken.Add(1)
@@ -83,6 +134,9 @@ func (cn *conn) Close() error {
 	default:
 		cn.res.Release()
 	}
+	if cn.c.closing.Load() {
+		cn.c.finishClose()
+	}
 	return nil
 }
 
@@ -93,6 +147,17 @@ func (cn *conn) Prepare(query string) (driver.Stmt, error) {
 func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, error) {
 	if cn.closed {
 		return nil, driver.ErrBadConn
+	}
+	cache := cn.pc.cache
+	if cache != nil {
+		if e := cache.get(query); e != nil {
+			if !e.out {
+				e.out = true
+				cn.cachedOut++
+				return cn.newStmt(e.s, e), nil
+			}
+			cache = nil // in use by another statement of this conn: prepare one more, uncached
+		}
 	}
 	var (
 		s   driver.Stmt
@@ -110,12 +175,23 @@ func (cn *conn) PrepareContext(ctx context.Context, query string) (driver.Stmt, 
 	if err != nil {
 		return nil, cn.note(err)
 	}
+	if cache != nil {
+		if e := cache.add(query, s); e != nil {
+			e.out = true
+			cn.cachedOut++
+			return cn.newStmt(s, e), nil
+		}
+	}
 	cn.stmts++
+	return cn.newStmt(s, nil), nil
+}
+
+func (cn *conn) newStmt(s driver.Stmt, e *cachedStmt) driver.Stmt {
 	//lint:ignore SA1019 forwarded for drivers that use it
 	if _, ok := s.(driver.ColumnConverter); ok {
-		return &stmtCC{stmt{cn: cn, s: s}}, nil
+		return &stmtCC{stmt{cn: cn, s: s, e: e}}
 	}
-	return &stmt{cn: cn, s: s}, nil
+	return &stmt{cn: cn, s: s, e: e}
 }
 
 func (cn *conn) Begin() (driver.Tx, error) {
@@ -222,11 +298,15 @@ func (cn *conn) Ping(ctx context.Context) error {
 }
 
 // ResetSession is called by database/sql when it reuses the connection
-// without closing it (it hands it straight to a waiting caller).
+// without closing it: it kept it in an idle pool of its own, or handed it
+// to a caller waiting under its own cap. Either means a second pool in
+// front of this one (SetMaxIdleConns or SetMaxOpenConns called on the
+// *sql.DB), which the Connector warns about once.
 func (cn *conn) ResetSession(ctx context.Context) error {
 	if cn.bad || cn.closed {
 		return driver.ErrBadConn
 	}
+	cn.c.secondPool()
 	if r, ok := cn.dc.(driver.SessionResetter); ok {
 		return cn.note(r.ResetSession(ctx))
 	}
@@ -289,6 +369,7 @@ func (t *tx) end(err error) error {
 type stmt struct {
 	cn     *conn
 	s      driver.Stmt
+	e      *cachedStmt // the cache entry s belongs to; nil when uncached
 	closed bool
 }
 
@@ -312,8 +393,28 @@ func (s *stmt) Close() error {
 	if s.cn.closed {
 		return nil
 	}
+	if s.e != nil {
+		// Kept prepared on the connection for the next user, unless it
+		// was found unusable.
+		s.e.out = false
+		s.cn.cachedOut--
+		if s.e.stale {
+			return s.cn.pc.cache.drop(s.e)
+		}
+		return nil
+	}
 	s.cn.stmts--
 	return s.s.Close()
+}
+
+// noteStmt is conn.note for a statement's errors; an error saying the
+// statement is gone on the server (deallocated, or its plan invalidated by
+// a schema change) also takes it out of the cache.
+func (s *stmt) noteStmt(err error) error {
+	if err != nil && s.e != nil && stmtGone(err) {
+		s.e.stale = true
+	}
+	return s.cn.note(err)
 }
 
 func (s *stmt) NumInput() int { return s.s.NumInput() }
@@ -324,7 +425,7 @@ func (s *stmt) Exec(args []driver.Value) (driver.Result, error) {
 	}
 	//lint:ignore SA1019 legacy path, called only by legacy callers
 	r, err := s.s.Exec(args)
-	return r, s.cn.note(err)
+	return r, s.noteStmt(err)
 }
 
 func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
@@ -333,7 +434,7 @@ func (s *stmt) Query(args []driver.Value) (driver.Rows, error) {
 	}
 	//lint:ignore SA1019 legacy path, called only by legacy callers
 	r, err := s.s.Query(args)
-	return r, s.cn.note(err)
+	return r, s.noteStmt(err)
 }
 
 func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
@@ -342,7 +443,7 @@ func (s *stmt) ExecContext(ctx context.Context, args []driver.NamedValue) (drive
 	}
 	if e, ok := s.s.(driver.StmtExecContext); ok {
 		r, err := e.ExecContext(ctx, args)
-		return r, s.cn.note(err)
+		return r, s.noteStmt(err)
 	}
 	vals, err := namedToValues(args)
 	if err != nil {
@@ -360,7 +461,7 @@ func (s *stmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driv
 	}
 	if q, ok := s.s.(driver.StmtQueryContext); ok {
 		r, err := q.QueryContext(ctx, args)
-		return r, s.cn.note(err)
+		return r, s.noteStmt(err)
 	}
 	vals, err := namedToValues(args)
 	if err != nil {

@@ -12,8 +12,8 @@ import (
 	"sync/atomic"
 
 	"github.com/poolkit/poolkit/breaker"
-	"github.com/poolkit/poolkit/metrics"
 	"github.com/poolkit/poolkit/pool"
+	"github.com/poolkit/poolkit/telemetry"
 )
 
 // Connector is a driver.Connector whose connections come from a
@@ -27,19 +27,21 @@ type Connector struct {
 	drv     driver.Connector
 	cfg     Config
 	pool    *pool.Pool[*physConn]
-	br      *breaker.Breaker // nil: disabled
-	secrets []string         // redacted from every error message
-	metrics *metrics.Metrics // nil without Config.Registerer
+	secrets []string       // redacted from every error message
+	dsn     string         // the DSN given to NewConnectorDSN, for PgBouncer's admin console; never printed
+	tel     telemetry.Pool // nil without Config.Telemetry
 
-	brOpen atomic.Bool // the breaker was last seen open
-	sized  atomic.Bool // the sizing check has run
+	sized     atomic.Bool // the sizing check has run
+	closing   atomic.Bool // Close or Shutdown was called
+	warned2nd atomic.Bool // the second-pool warning was logged
+	bouncer   atomic.Pointer[BouncerInfo]
 
 	stats struct {
-		broken, leftInTx, leftOpen, failedFast, resetErrors atomic.Uint64
+		broken, leftInTx, leftOpen, resetErrors atomic.Uint64
 	}
 
 	closeOnce sync.Once
-	closeErr  error
+	closeErr  error // the wrapped connector's Close error
 }
 
 var (
@@ -57,10 +59,10 @@ var (
 // pool starts connecting in the background at once; NewConnector does not
 // wait for it and does not fail when the database is down.
 func NewConnector(c driver.Connector, cfg Config) (*Connector, error) {
-	return newConnector(c, cfg, DefaultName, nil)
+	return newConnector(c, cfg, DefaultName, nil, "")
 }
 
-func newConnector(c driver.Connector, cfg Config, defaultName string, secrets []string) (*Connector, error) {
+func newConnector(c driver.Connector, cfg Config, defaultName string, secrets []string, dsn string) (*Connector, error) {
 	if c == nil {
 		return nil, errors.New("sqlpool: NewConnector: nil driver.Connector")
 	}
@@ -72,97 +74,45 @@ func newConnector(c driver.Connector, cfg Config, defaultName string, secrets []
 	if err != nil {
 		return nil, err
 	}
-	cn := &Connector{drv: c, cfg: cfg, secrets: secrets}
-	var m *metrics.Metrics
-	if cfg.Registerer != nil {
-		if m, err = metrics.Shared(cfg.Registerer); err != nil {
-			return nil, &ConfigError{Connector: name, Field: "Registerer", Err: err}
-		}
-	}
-	if !cfg.DisableBreaker {
-		s := cfg.Breaker
-		w := breakerWatch{cn: cn, next: s.Observer}
-		if m != nil {
-			w.metrics = m.BreakerObserver()
-		}
-		s.Observer = w
-		if cn.br, err = breaker.New(name, s); err != nil {
-			return nil, &ConfigError{Connector: name, Field: "Breaker", Err: err}
-		}
-	}
+	cn := &Connector{drv: c, cfg: cfg, secrets: secrets, dsn: dsn}
 	pc := pool.Config[*physConn]{
 		Name:              name,
 		Create:            cn.create,
-		Destroy:           func(pc *physConn) { pc.dc.Close() },
+		Destroy:           (*physConn).destroy,
 		Check:             cn.check,
 		Reset:             cn.reset,
-		MinSize:           cfg.MinSize,
-		MaxSize:           cfg.MaxSize,
-		MaxIdle:           cfg.MaxIdle,
-		IdleTimeout:       cfg.IdleTimeout,
-		MaxLifetime:       cfg.MaxLifetime,
 		MaxLifetimeJitter: cfg.MaxLifetimeJitter,
-		AcquireTimeout:    cfg.AcquireTimeout,
 		CheckAfterIdle:    cfg.CheckAfterIdle,
 		HealthCheckPeriod: cfg.HealthCheckPeriod,
 		CreateTimeout:     cfg.ConnectTimeout,
-		LeakThreshold:     cfg.LeakThreshold,
 		Budget:            cfg.Budget,
 		Observer:          cfg.Observer,
 		Logger:            cfg.Logger,
 	}
-	if m != nil {
-		pc.Observer = metrics.Observers(cfg.Observer, m.PoolObserver(metrics.KindSQL, name))
+	pc.SetLimits(cfg.limits())
+	// With Telemetry, the pool's observer must be set before the pool
+	// exists (it may create connections at once, for MinSize), so the
+	// handle comes first and reads the pool once made.
+	var made func(*pool.Pool[*physConn])
+	if cfg.Telemetry != nil {
+		var src telemetry.Source
+		src, made = telemetry.PendingSource(telemetry.KindSQL, pc)
+		cn.tel, err = cfg.Telemetry.Pool(src)
+		if err != nil {
+			return nil, &ConfigError{Connector: name, Field: "Telemetry", Err: err}
+		}
+		pc.Observer = telemetry.Observers(cfg.Observer, cn.tel.Observer(""))
 	}
 	if cn.pool, err = pool.New(pc); err != nil {
+		if cn.tel != nil {
+			cn.tel.Close()
+		}
 		return nil, err
 	}
-	if m != nil {
-		if err := m.Add(metrics.PoolSource(metrics.KindSQL, cn.pool)); err != nil {
-			cn.pool.Close(context.Background())
-			return nil, &ConfigError{Connector: name, Field: "Registerer", Err: err}
-		}
-		if cn.br != nil {
-			if err := m.AddBreaker(cn.br); err != nil {
-				m.Remove(metrics.KindSQL, name)
-				cn.pool.Close(context.Background())
-				return nil, &ConfigError{Connector: name, Field: "Registerer", Err: err}
-			}
-		}
-		cn.metrics = m
+	if made != nil {
+		made(cn.pool)
 	}
 	return cn, nil
-}
-
-// breakerWatch keeps Connector.brOpen up to date and forwards to the
-// user's observer.
-type breakerWatch struct {
-	cn      *Connector
-	next    breaker.Observer
-	metrics breaker.Observer // nil without a Registerer
-}
-
-func (w breakerWatch) StateChange(name string, from, to breaker.State) {
-	w.cn.brOpen.Store(to == breaker.StateOpen)
-	if to == breaker.StateOpen {
-		w.cn.cfg.Logger.Warn("sqlpool: connects keep failing; connect breaker open, callers without an idle connection fail fast",
-			"connector", name)
-	}
-	if w.metrics != nil {
-		w.metrics.StateChange(name, from, to)
-	}
-	if w.next != nil {
-		w.next.StateChange(name, from, to)
-	}
-}
-
-func (w breakerWatch) Rejected(name string) {
-	if w.metrics != nil {
-		w.metrics.Rejected(name)
-	}
-	if w.next != nil {
-		w.next.Rejected(name)
-	}
 }
 
 // String names the connector. It, GoString and LogValue exist so that
@@ -179,8 +129,28 @@ func (c *Connector) LogValue() slog.Value { return slog.StringValue(c.String()) 
 // Name returns the connector's name: Config.Name or its default.
 func (c *Connector) Name() string { return c.cfg.Name }
 
-// Config returns the Config with this package's defaults applied.
-func (c *Connector) Config() Config { return c.cfg }
+// Config returns the Config with this package's defaults applied and the
+// limits in force (after SetMaxSize and SetMinSize).
+func (c *Connector) Config() Config {
+	cfg := c.cfg
+	pc := c.pool.Config()
+	cfg.MaxSize, cfg.MinSize, cfg.MaxIdle = pc.MaxSize, pc.MinSize, pc.MaxIdle
+	return cfg
+}
+
+// SetMaxSize changes MaxSize at run time, as db.SetMaxOpenConns does for
+// database/sql's own pool (which a *sql.DB from this package must not
+// use, see the package doc). n must be > 0 and >= MinSize; otherwise it
+// returns the pool's *pool.ConfigError naming n and changes nothing.
+// Raising it serves waiting callers at once; lowering it never takes a
+// connection from its holder: the extra ones are closed as they come back.
+func (c *Connector) SetMaxSize(n int) error { return c.pool.SetMaxSize(n) }
+
+// SetMinSize changes MinSize at run time: n must be >= 0 and <= MaxSize
+// (and MaxIdle, when set); otherwise it returns the pool's
+// *pool.ConfigError naming n and changes nothing. Raising it opens the
+// missing connections in the background.
+func (c *Connector) SetMinSize(n int) error { return c.pool.SetMinSize(n) }
 
 // Driver returns the driver of the wrapped connector.
 func (c *Connector) Driver() driver.Driver { return c.drv.Driver() }
@@ -192,17 +162,15 @@ func (c *Connector) Driver() driver.Driver { return c.drv.Driver() }
 // deadline). On failure it returns:
 //   - a *[TimeoutError] (errors.Is pool.ErrAcquireTimeout and
 //     context.DeadlineExceeded) when no connection came in time;
-//   - a *[ConnectError] when the connect made for this caller failed, or
-//     at once, matching breaker.ErrOpen, when the connect breaker is open
-//     and no connection is idle;
+//   - a *[ConnectError] wrapping the pool's *pool.CreateError and the
+//     driver's error when connecting failed: at once, while the database
+//     is down (the pool has no connection open and its last connect
+//     failed: it fails callers fast rather than have each wait out
+//     AcquireTimeout, and tries the database at most a few times a
+//     second, serving callers within a second of its return);
 //   - an error wrapping pool.ErrClosed after Close, or ctx's cause when
 //     ctx is cancelled.
 func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
-	if c.brOpen.Load() {
-		if err := c.failFast(); err != nil {
-			return nil, err
-		}
-	}
 	// A connection found broken (a failed check, or a Destroy of one that
 	// failed in use) makes the pool check every other idle one before it
 	// is lent: after a server restart, callers do not meet the dead
@@ -211,26 +179,8 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	if err != nil {
 		return nil, c.acquireError(err)
 	}
-	return &conn{c: c, res: res, dc: res.Value().dc}, nil
-}
-
-// failFast returns an error matching breaker.ErrOpen when the breaker is
-// open and no connection is idle, so that the caller does not wait for a
-// connect bound to fail.
-func (c *Connector) failFast() error {
-	if c.br.State() != breaker.StateOpen {
-		return nil
-	}
-	if c.pool.Stats().Idle > 0 {
-		return nil
-	}
-	done, err := c.br.Allow()
-	if err == nil {
-		done(context.Canceled) // not a connect: counted as neither
-		return nil
-	}
-	c.stats.failedFast.Add(1)
-	return &ConnectError{Connector: c.cfg.Name, Err: err}
+	pc := res.Value()
+	return &conn{c: c, res: res, pc: pc, dc: pc.dc}, nil
 }
 
 func (c *Connector) acquireError(err error) error {
@@ -238,38 +188,28 @@ func (c *Connector) acquireError(err error) error {
 	var ce *pool.CreateError
 	switch {
 	case errors.As(err, &te):
-		st := breaker.StateClosed
-		if c.br != nil {
-			st = c.br.State()
-		}
-		return &TimeoutError{Connector: c.cfg.Name, Breaker: st, Err: te}
+		return &TimeoutError{Connector: c.cfg.Name, Err: te}
 	case errors.As(err, &ce):
 		return &ConnectError{Connector: c.cfg.Name, Err: ce}
 	}
 	return fmt.Errorf("sqlpool %q: %w", c.cfg.Name, err)
 }
 
-// create is the pool's Create: one connect through the breaker.
+// create is the pool's Create: one connect. There is no connect breaker:
+// the pool's fail-fast does its job (see Config.Breaker).
 func (c *Connector) create(ctx context.Context) (*physConn, error) {
-	var done func(error)
-	if c.br != nil {
-		d, err := c.br.Allow()
-		if err != nil {
-			return nil, err
-		}
-		done = d
-	}
 	dc, err := c.drv.Connect(ctx)
-	if done != nil {
-		done(err)
-	}
 	if err != nil {
 		return nil, c.redactErr(err)
 	}
 	if !c.sized.Load() && c.sized.CompareAndSwap(false, true) {
 		c.checkSizing(ctx, dc)
 	}
-	return &physConn{dc: dc}, nil
+	pc := &physConn{dc: dc}
+	if c.cfg.StmtCacheSize > 0 && c.cfg.ResetQuery == "" {
+		pc.cache = newStmtCache(c.cfg.StmtCacheSize)
+	}
+	return pc, nil
 }
 
 var errInvalid = errors.New("sqlpool: driver reports the connection invalid")
@@ -307,8 +247,12 @@ func (c *Connector) resetConn(ctx context.Context, pc *physConn) error {
 	if !isResetter && c.cfg.ResetQuery == "" {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, DefaultResetTimeout)
-	defer cancel()
+	if _, ok := ctx.Deadline(); !ok {
+		// The pool gives no deadline; the connection's own reusable one
+		// bounds the reset without allocating.
+		ctx = pc.rctx.start(DefaultResetTimeout)
+		defer pc.rctx.end()
+	}
 	if isResetter {
 		if err := r.ResetSession(ctx); err != nil {
 			return err
@@ -325,7 +269,12 @@ func (c *Connector) resetConn(ctx context.Context, pc *physConn) error {
 type Stats struct {
 	pool.Stats
 
-	// Breaker is the connect breaker's state (StateClosed when disabled).
+	// Breaker is always breaker.StateClosed.
+	//
+	// Deprecated: there is no connect breaker any more (see
+	// Config.Breaker); the field is kept so that code reading it still
+	// compiles. Stats.FailedFast counts the callers failed fast
+	// while the database was down.
 	Breaker breaker.State
 
 	// Counters, cumulative since NewConnector.
@@ -333,7 +282,6 @@ type Stats struct {
 	LeftInTx    uint64 // connections destroyed because they came back inside a transaction
 	LeftOpen    uint64 // connections destroyed because they came back with statements still open
 	ResetErrors uint64 // connections destroyed because their reset failed
-	FailedFast  uint64 // Connect calls failed at once by the open breaker
 }
 
 // Stats returns a snapshot of the pool and the connector. It is cheap and
@@ -345,35 +293,72 @@ func (c *Connector) Stats() Stats {
 		LeftInTx:    c.stats.leftInTx.Load(),
 		LeftOpen:    c.stats.leftOpen.Load(),
 		ResetErrors: c.stats.resetErrors.Load(),
-		FailedFast:  c.stats.failedFast.Load(),
-	}
-	if c.br != nil {
-		s.Breaker = c.br.State()
 	}
 	return s
 }
 
-// Close closes the pool: idle connections at once, connections in use as
-// they come back, waiting up to DefaultCloseTimeout for them; then the
-// wrapped connector, when it is an io.Closer. *sql.DB.Close calls it. It
-// returns an error when connections were still in use after the wait.
-// Calls after the first return the first call's result.
+// Close closes the connector as database/sql's own DB.Close does, and
+// *sql.DB.Close calls it: it returns at once; idle connections are closed
+// now and connections still in use (a *sql.Rows or *sql.Tx left open) are
+// closed when they are given back; new Connect calls fail with an error
+// wrapping pool.ErrClosed. Then it closes the wrapped connector, when it
+// is an io.Closer. It returns that connector's error, if any. To wait for
+// the connections in use, call [Connector.Shutdown] first. Calls after the
+// first return the first call's result.
 func (c *Connector) Close() error {
 	c.closeOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), DefaultCloseTimeout)
-		defer cancel()
-		c.closeErr = c.pool.Close(ctx)
-		if c.metrics != nil {
-			c.metrics.Remove(metrics.KindSQL, c.cfg.Name)
-			if c.br != nil {
-				c.metrics.RemoveBreaker(c.br.Name())
-			}
+		c.closing.Store(true)
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		// Stops lending and closes the idle connections; does not wait.
+		c.pool.Close(done)
+		c.finishClose()
+		if c.tel != nil {
+			c.tel.Close()
 		}
 		if cl, ok := c.drv.(io.Closer); ok {
-			c.closeErr = errors.Join(c.closeErr, cl.Close())
+			c.closeErr = cl.Close()
 		}
 	})
 	return c.closeErr
+}
+
+// Shutdown is the graceful close: it stops lending at once (new Connect
+// calls fail with an error wrapping pool.ErrClosed, callers waiting for a
+// connection get it too), closes idle connections, waits until ctx ends
+// for the connections in use to come back, then does what [Connector.Close]
+// does. It returns nil when every connection was closed in time, or an
+// error wrapping ctx's error that says how many were still out (they are
+// closed as they come back).
+func (c *Connector) Shutdown(ctx context.Context) error {
+	c.closing.Store(true)
+	err := c.pool.Close(ctx)
+	if err != nil {
+		err = fmt.Errorf("sqlpool %q: shutdown: %w", c.cfg.Name, err)
+	}
+	return errors.Join(err, c.Close())
+}
+
+// finishClose completes the pool's Close once no connection is in use
+// any more, so that it gives its budget share back and its goroutines
+// end; Close returns before that when connections are still in use, and
+// the last one given back calls it.
+func (c *Connector) finishClose() {
+	if c.closing.Load() && c.pool.Stats().InUse == 0 {
+		c.pool.Close(context.Background())
+	}
+}
+
+// secondPool warns, once, that database/sql pools connections of its own
+// in front of this connector.
+func (c *Connector) secondPool() {
+	if c.warned2nd.Load() || !c.warned2nd.CompareAndSwap(false, true) {
+		return
+	}
+	c.cfg.Logger.Warn("sqlpool: database/sql keeps idle connections of its own (SetMaxIdleConns or SetMaxOpenConns was called on the *sql.DB): "+
+		"two pools now hold the same connections, so the pool reports connections idle in database/sql as in use (false leak reports, waits) "+
+		"and cannot check or retire them; fix: db.SetMaxIdleConns(0) and db.SetMaxOpenConns(0), and size the pool with sqlpool.Config (MaxSize, MinSize, MaxIdle)",
+		"pool", c.cfg.Name)
 }
 
 // DB returns a *sql.DB over c set up for single pooling: database/sql
@@ -407,6 +392,21 @@ func OpenDB(c driver.Connector, cfg Config) (*sql.DB, error) {
 // driver's driver.DriverContext when it has one. The password in dsn never
 // appears in the errors the connector returns. Config.Name defaults to
 // driverName.
+//
+// pgxpool's DSN parameters are understood, so that a DSN moved from
+// pgxpool keeps working: pool_max_conns (MaxSize), pool_min_conns
+// (MinSize), pool_max_conn_lifetime (MaxLifetime), pool_max_conn_idle_time
+// (IdleTimeout), pool_health_check_period (HealthCheckPeriod) and
+// pool_max_conn_lifetime_jitter (MaxLifetimeJitter; pgxpool adds its
+// jitter to the lifetime, this package takes it off). They are taken out
+// of the DSN before the driver sees it (the server would refuse them as
+// unknown settings) and fill the Config fields left zero: a field set in
+// cfg wins, with a warning through Config.Logger when the two differ, as
+// code overriding a parsed pgxpool.Config wins. A bad value, another
+// pool_* parameter, or pool_min_idle_conns (no counterpart here) is
+// refused with a *[DSNParamError] naming it: nothing fails at first use.
+// This holds for any driver's DSN with a query string (MySQL's too) and
+// for PostgreSQL's keyword/value form.
 func Open(driverName, dsn string, cfg Config) (*sql.DB, error) {
 	cn, err := NewConnectorDSN(driverName, dsn, cfg)
 	if err != nil {
@@ -419,6 +419,22 @@ func Open(driverName, dsn string, cfg Config) (*sql.DB, error) {
 // database/sql under driverName and a data source name; see [Open].
 func NewConnectorDSN(driverName, dsn string, cfg Config) (*Connector, error) {
 	secrets := dsnSecrets(dsn)
+	dsn, ignored, err := takePoolParams(dsn, &cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(ignored) > 0 {
+		log := cfg.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		name := cfg.Name
+		if name == "" {
+			name = driverName // newConnector's default
+		}
+		log.Warn("sqlpool: the DSN's pool_* parameters differ from Config fields set in code; Config wins",
+			"pool", name, "driver", driverName, "fields", ignored)
+	}
 	// database/sql has no lookup of a driver by name but through a DB.
 	probe, err := sql.Open(driverName, dsn)
 	if err != nil {
@@ -434,7 +450,7 @@ func NewConnectorDSN(driverName, dsn string, cfg Config) (*Connector, error) {
 	} else {
 		dc = dsnConnector{dsn: dsn, drv: drv}
 	}
-	cn, err := newConnector(dc, cfg, driverName, secrets)
+	cn, err := newConnector(dc, cfg, driverName, secrets, dsn)
 	if err != nil {
 		if cl, ok := dc.(io.Closer); ok {
 			cl.Close()

@@ -1,8 +1,8 @@
 // Package sqlpool is a database/sql connector whose connections live in a
 // [pool.Pool]: kept warm (MinSize), checked after idling and in the
 // background, retired by age with jitter, capped per connector and, with a
-// shared [pool.Budget], per process; with a connect breaker that makes
-// callers fail fast while the database is down, and errors that tell a
+// shared [pool.Budget], per process; failing callers fast while the
+// database is down, and errors that tell a
 // pool timeout from a query or connect timeout.
 //
 // # Single pooling
@@ -36,9 +36,70 @@
 //	db := c.DB() // or sqlpool.OpenDB(pgxConnector, cfg)
 //	defer db.Close() // closes c too
 //
-// Do not call SetMaxIdleConns with a positive value on such a DB, nor use
-// sql.OpenDB(c) without the settings of [Connector.DB]: both bring back the
-// second pool.
+// pgxpool's DSN parameters (pool_max_conns and the others) are mapped
+// onto Config; see [Open].
+//
+// Do not call SetMaxIdleConns or SetMaxOpenConns on such a DB (GORM's
+// usual tuning snippet does), nor use sql.OpenDB(c) without the settings
+// of [Connector.DB]: both bring back the second pool. The connector sees
+// it (database/sql then reuses connections it kept itself, calling their
+// ResetSession) and warns once through Config.Logger, naming the fix:
+// leave database/sql's settings alone and size the pool with Config.
+//
+// # Prepared statements
+//
+// Because database/sql closes its driver connection after every use, it
+// also closes the statements prepared on it; a statement from db.Prepare
+// would be prepared again on every use. The connector keeps the driver's
+// statements prepared on each physical connection, by query text, up to
+// Config.StmtCacheSize (least recently used closed first): the next
+// Prepare of the same text on that connection costs nothing. They are
+// closed with the connection. One the server no longer knows (DEALLOCATE,
+// a schema change that invalidates its plan) fails once, as it would with
+// database/sql, and is prepared again on the next use. Kept statements
+// are off with Config.ResetQuery (a reset such as DISCARD ALL drops
+// them).
+//
+// # The driver's own connection
+//
+// sql.Conn.Raw hands out the connector's wrapper, not the driver's
+// connection; its Unwrap method returns the driver's. With pgx, for
+// CopyFrom, LISTEN/NOTIFY, batches:
+//
+//	conn, err := db.Conn(ctx)
+//	...
+//	defer conn.Close()
+//	err = conn.Raw(func(dc any) error {
+//		pgxConn := dc.(interface{ Unwrap() driver.Conn }).Unwrap().(*stdlib.Conn).Conn()
+//		_, err := pgxConn.CopyFrom(ctx, pgx.Identifier{"t"}, []string{"id"}, pgx.CopyFromRows(rows))
+//		return err
+//	})
+//
+// A connection the caller closed or left inside a transaction is destroyed
+// when it comes back, and the statements kept on it are closed.
+//
+// # Closing
+//
+// db.Close (which calls [Connector.Close]) behaves as database/sql's: it
+// returns at once; a connection still held by a *sql.Rows, *sql.Tx or
+// *sql.Conn is closed when it is given back. [Connector.Shutdown] is the
+// graceful form, waiting until its ctx ends for those connections.
+//
+// # PgBouncer
+//
+// Behind PgBouncer in transaction pooling mode, pgx's default exec mode
+// fails (PgBouncer 1.18 keeps no prepared statement between
+// transactions): use a DSN with default_query_exec_mode=cache_describe
+// (or exec, or simple_protocol), e.g.
+//
+//	postgres://app@bouncer:6432/app?default_query_exec_mode=cache_describe
+//
+// and do not use db.Prepare there. The first connect detects PgBouncer
+// (see [Connector.Bouncer]), warns when the exec mode will break, and
+// compares MaxSize × Config.Instances with PgBouncer's max_client_conn,
+// read from its admin console (SHOW CONFIG, for users in admin_users or
+// stats_users) when the connector was opened from a DSN; otherwise it
+// says which limit applies and that it could not be read.
 //
 // # Broken connections
 //

@@ -18,9 +18,12 @@ import (
 // looked like. errors.Is matches it against pool.ErrAcquireTimeout and
 // context.DeadlineExceeded; errors.As finds the *pool.TimeoutError.
 type TimeoutError struct {
-	Connector string             // the connector's name
-	Breaker   breaker.State      // the connect breaker's state
-	Err       *pool.TimeoutError // the pool's error, with its stats
+	Connector string // the connector's name
+	// Breaker is always breaker.StateClosed.
+	//
+	// Deprecated: there is no connect breaker any more.
+	Breaker breaker.State
+	Err     *pool.TimeoutError // the pool's error, with its stats
 }
 
 func (e *TimeoutError) Error() string {
@@ -28,9 +31,6 @@ func (e *TimeoutError) Error() string {
 	st := e.Err.State
 	fmt.Fprintf(&b, "sqlpool: timeout waiting for a connection from pool %q after %v (pool timeout: open %d/%d, in use %d, idle %d, connecting %d, waiting %d)",
 		e.Connector, e.Err.Waited.Round(time.Millisecond), st.Open, st.MaxSize, st.InUse, st.Idle, st.Creating, st.Waiting)
-	if e.Breaker != breaker.StateClosed {
-		fmt.Fprintf(&b, "; connect breaker %v", e.Breaker)
-	}
 	if e.Err.LastCreateErr != nil {
 		fmt.Fprintf(&b, "; last connect error: %v", e.Err.LastCreateErr)
 	}
@@ -44,9 +44,9 @@ func (e *TimeoutError) Error() string {
 func (e *TimeoutError) Unwrap() error { return e.Err }
 
 // ConnectError is returned by [Connector.Connect] when connecting to the
-// database failed (wrapping a *pool.CreateError, then the driver's error)
-// or when the connect breaker is open (wrapping a *breaker.OpenError, so
-// errors.Is(err, breaker.ErrOpen) holds).
+// database failed: for the caller, or just before it while the database
+// is down (the pool fails callers fast then). It wraps a
+// *pool.CreateError, then the driver's error.
 type ConnectError struct {
 	Connector string
 	Err       error
@@ -57,7 +57,7 @@ func (e *ConnectError) Error() string {
 	if errors.As(e.Err, &ce) {
 		return fmt.Sprintf("sqlpool %q: connect to database: %v", e.Connector, ce.Err)
 	}
-	return fmt.Sprintf("sqlpool %q: database unavailable, failing fast: %v", e.Connector, e.Err)
+	return fmt.Sprintf("sqlpool %q: connect to database: %v", e.Connector, e.Err)
 }
 
 // Unwrap returns the underlying error.

@@ -133,7 +133,7 @@ func TestRedactionOfCarelessDriver(t *testing.T) {
 		"host=db user=app password='" + secret + "' dbname=app",
 		"app:" + secret + "@tcp(db:3306)/app",
 	} {
-		c, err := sqlpool.NewConnectorDSN("poolkit-echo", dsn, sqlpool.Config{MaxSize: 1, DisableBreaker: true})
+		c, err := sqlpool.NewConnectorDSN("poolkit-echo", dsn, sqlpool.Config{MaxSize: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

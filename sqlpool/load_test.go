@@ -94,7 +94,9 @@ func TestMaxSizeUnderLoad(t *testing.T) {
 			peak, samples := s.Stop()
 			// The sampler may miss a short peak: no session is closed
 			// during the run, so the sessions open after it are all the
-			// pool ever opened.
+			// pool ever opened. A Create started for a waiter that was
+			// then served by a release is still finishing: wait for it.
+			waitFor(t, func() bool { return c.Stats().Creating == 0 }, "the pool's Creates to finish")
 			after := count()
 			if st := c.Stats(); st.Destroyed != (pool.DestroyCounts{}) || after != st.Open {
 				t.Errorf("sessions after the run %d, pool open %d, destroyed %+v: want equal and none destroyed", after, st.Open, st.Destroyed)
@@ -311,12 +313,11 @@ func TestTerminatedBackends(t *testing.T) {
 // A pool timeout says it is one, with the pool's state, and still matches
 // pool.ErrAcquireTimeout and context.DeadlineExceeded.
 func TestPoolTimeoutError(t *testing.T) {
-	c, db := newSQLite(t, sqlpool.Config{Name: "orders", MaxSize: 1, AcquireTimeout: 50 * time.Millisecond})
-	// The first connect may take longer than AcquireTimeout on a loaded
-	// machine: a deadline of its own replaces it.
-	cctx, ccancel := context.WithTimeout(context.Background(), time.Minute)
-	defer ccancel()
-	conn, err := db.Conn(cctx)
+	// The connection opens before the test: AcquireTimeout bounds
+	// connecting too, and a connect may take longer on a loaded machine.
+	c, db := newSQLite(t, sqlpool.Config{Name: "orders", MinSize: 1, MaxSize: 1, AcquireTimeout: 50 * time.Millisecond})
+	waitFor(t, func() bool { return c.Stats().Idle == 1 }, "the MinSize connection")
+	conn, err := db.Conn(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

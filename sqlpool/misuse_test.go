@@ -44,10 +44,10 @@ func TestConnectorPrintHidesPassword(t *testing.T) {
 
 // A driver connection used by hand after its Close no longer reaches the
 // server session, which the pool has lent to someone else meanwhile; a
-// connection closed with a statement still open is destroyed, and the
-// statement no longer reaches it either.
+// connection closed with a statement still open (without the statement
+// cache) is destroyed, and the statement no longer reaches it either.
 func TestConnUnusableAfterClose(t *testing.T) {
-	c, _ := newSQLite(t, sqlpool.Config{MaxSize: 1})
+	c, _ := newSQLite(t, sqlpool.Config{MaxSize: 1, StmtCacheSize: -1})
 	ctx := context.Background()
 	old, err := c.Connect(ctx)
 	if err != nil {

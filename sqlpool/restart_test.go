@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poolkit/poolkit/breaker"
 	"github.com/poolkit/poolkit/sqlpool"
 )
 
@@ -100,7 +99,6 @@ func TestServerRestartUnderLoad(t *testing.T) {
 	const acquireTimeout = time.Second
 	c, err := sqlpool.NewConnectorDSN("pgx", pg.dsn(), sqlpool.Config{
 		Name: "restart", MinSize: 4, MaxSize: 8, AcquireTimeout: acquireTimeout, ConnectTimeout: 2 * time.Second,
-		Breaker: breaker.Settings{ConsecutiveFailures: 3, OpenTimeout: 300 * time.Millisecond},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -119,16 +119,20 @@ var maxConnectionsQuery = map[string]string{
 // nothing for servers it does not know, and logs at debug level when the
 // limit cannot be read.
 func (c *Connector) checkSizing(ctx context.Context, dc driver.Conn) {
+	d := dialect(c.drv)
+	if d == "postgres" && c.checkBouncer(ctx, dc) {
+		return // sized against PgBouncer's limits
+	}
 	if c.cfg.Instances < 0 {
 		return
 	}
-	q, ok := maxConnectionsQuery[dialect(c.drv)]
+	q, ok := maxConnectionsQuery[d]
 	if !ok {
 		return
 	}
 	v, err := queryValue(ctx, dc, q)
 	if err != nil {
-		c.cfg.Logger.Debug("sqlpool: could not read the server's connection limit", "connector", c.cfg.Name, "error", c.redactErr(err))
+		c.cfg.Logger.Debug("sqlpool: could not read the server's connection limit", "pool", c.cfg.Name, "error", c.redactErr(err))
 		return
 	}
 	limit, ok := toInt(v)
@@ -138,7 +142,7 @@ func (c *Connector) checkSizing(ctx context.Context, dc driver.Conn) {
 	want := int64(c.cfg.MaxSize) * int64(c.cfg.Instances)
 	if float64(want) > SizingWarnFraction*float64(limit) {
 		c.cfg.Logger.Warn("sqlpool: MaxSize × Instances leaves little headroom under the server's connection limit",
-			slog.String("connector", c.cfg.Name),
+			slog.String("pool", c.cfg.Name),
 			slog.Int("max_size", c.cfg.MaxSize),
 			slog.Int("instances", c.cfg.Instances),
 			slog.Int64("total", want),

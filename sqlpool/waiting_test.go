@@ -16,7 +16,10 @@ import (
 // AcquireTimeout and counted — and not in database/sql, which would queue
 // them in random order, with no timeout but ctx, out of the stats' sight.
 func TestCallersWaitInThePool(t *testing.T) {
-	c, db, _ := newPG(t, sqlpool.Config{MaxSize: 2, AcquireTimeout: 150 * time.Millisecond})
+	// Both connections open before the load: AcquireTimeout bounds
+	// connecting too, and a connect may take longer on a loaded machine.
+	c, db, _ := newPG(t, sqlpool.Config{MinSize: 2, MaxSize: 2, AcquireTimeout: 150 * time.Millisecond})
+	waitFor(t, func() bool { return c.Stats().Idle == 2 }, "MinSize connections")
 	if st := db.Stats(); st.MaxOpenConnections != 0 || st.Idle != 0 {
 		t.Fatalf("database/sql has a cap (%d) or idle connections (%d) of its own", st.MaxOpenConnections, st.Idle)
 	}
