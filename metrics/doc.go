@@ -22,6 +22,13 @@
 //
 // # Wiring
 //
+// httpclient, sqlpool and package config take a telemetry.Telemetry, which
+// [For] makes of a registry in one line (every product given For of the
+// same registry reports through one Metrics, the one [Shared] gives):
+//
+//	httpclient.Config{Name: "payments", Telemetry: metrics.For(reg)}
+//	sqlpool.Config{Name: "orders", Telemetry: metrics.For(reg)}
+//
 // A pool of your own:
 //
 //	m, _ := metrics.New(reg, metrics.Options{})
@@ -60,6 +67,7 @@
 //	poolkit_pool_in_use_connections             gauge      db.client.connection.count{state=used};     go_sql_in_use_connections
 //	                                                       http.client.open_connections{state=active}
 //	poolkit_pool_creating_connections           gauge      -                                           -
+//	poolkit_pool_destroying_connections         gauge      -                                           -
 //	poolkit_pool_waiting_requests               gauge      db.client.connection.pending_requests       -
 //	poolkit_pool_max_connections                gauge      db.client.connection.max                    go_sql_max_open_connections
 //	poolkit_pool_max_idle_connections           gauge      db.client.connection.idle.max               -
@@ -73,6 +81,9 @@
 //	poolkit_pool_rejected_total                 counter    -                                           -
 //	poolkit_pool_created_total                  counter    - (count of .create_time)                   -
 //	poolkit_pool_create_errors_total            counter    -                                           -
+//	poolkit_pool_failed_fast_total              counter    -                                           -
+//	poolkit_pool_budget_max_connections         gauge      - (only for a pool with a budget)           -
+//	poolkit_pool_budget_used_connections        gauge      - (only for a pool with a budget)           -
 //	poolkit_pool_check_failures_total           counter    -                                           -
 //	poolkit_pool_leaks_total                    counter    -                                           -
 //	poolkit_pool_destroyed_total{reason}        counter    -                                           reason=idle: go_sql_max_idle_closed_total

@@ -1,11 +1,13 @@
 package metrics
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/poolkit/poolkit/pool"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -98,12 +100,13 @@ func TestPoolObserverAllocs(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := m.PoolObserver(KindSQL, "db")
+	ctx := context.Background()
 	if n := testing.AllocsPerRun(1000, func() {
-		o.Acquired(0)
-		o.Acquired(time.Millisecond)
-		o.Released(3 * time.Millisecond)
-		o.Created(time.Millisecond, nil)
-		o.Destroyed(0, time.Minute)
+		o.Acquired(ctx, pool.AcquireEvent{Pool: "db"})
+		o.Acquired(ctx, pool.AcquireEvent{Pool: "db", Wait: time.Millisecond, Waited: true})
+		o.Released(pool.ReleaseEvent{Pool: "db", Held: 3 * time.Millisecond})
+		o.Created(ctx, pool.CreateEvent{Pool: "db", Duration: time.Millisecond})
+		o.Destroyed(pool.DestroyEvent{Pool: "db", Age: time.Minute})
 	}); n != 0 {
 		t.Errorf("pool observer: %v allocs per event set, want 0", n)
 	}

@@ -9,15 +9,16 @@ import (
 	"unicode/utf8"
 
 	"github.com/poolkit/poolkit/breaker"
+	"github.com/poolkit/poolkit/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The kinds of pool, for [Source.Kind] and the "kind" label. Any other short,
 // fixed string may be used for pools of other things.
 const (
-	KindHTTP = "http" // per-origin connection pools of an HTTP transport
-	KindSQL  = "sql"  // database/sql connection pools
-	KindPool = "pool" // any other pool.Pool; the default
+	KindHTTP = telemetry.KindHTTP // per-origin connection pools of an HTTP transport
+	KindSQL  = telemetry.KindSQL  // database/sql connection pools
+	KindPool = telemetry.KindPool // any other pool.Pool; the default
 )
 
 // Options configures [New]. The zero value is a sensible setup: the default
@@ -87,6 +88,7 @@ type Metrics struct {
 	mu       sync.Mutex
 	sources  map[sourceKey]Source
 	breakers map[string]*breaker.Breaker
+	services map[string]bool // names taken through Telemetry().Service
 	regs     []*breaker.Registry
 
 	poolDescs poolDescs
@@ -122,6 +124,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 	m := &Metrics{
 		sources:  map[sourceKey]Source{},
 		breakers: map[string]*breaker.Breaker{},
+		services: map[string]bool{},
 	}
 	m.poolDescs = newPoolDescs()
 	m.stateDesc = prometheus.NewDesc(namespace+"_breaker_state",
@@ -228,9 +231,10 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// ErrDuplicate is returned by [Metrics.Add] and [Metrics.AddBreaker] for a
-// name already registered.
-var ErrDuplicate = errors.New("metrics: already registered")
+// ErrDuplicate is wrapped by the error of [Metrics.Add],
+// [Metrics.AddBreaker] and the [telemetry.Telemetry] of [For] for a name
+// already registered. It is [telemetry.ErrDuplicate].
+var ErrDuplicate = telemetry.ErrDuplicate
 
 // checkLabel reports whether v can be a label value.
 func checkLabel(field, v string) error {

@@ -2,44 +2,22 @@ package metrics
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/poolkit/poolkit/pool"
+	"github.com/poolkit/poolkit/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Source is a pool, or a set of per-origin pools, whose Stats are read at
-// every scrape. Pass it to [Metrics.Add]; [PoolSource] builds one for a
-// *pool.Pool.
-//
-// Only the names given here reach labels: Kind, Name and, for Origins, the
-// map's keys. Never put a DSN, URL path or query in them.
-type Source struct {
-	// Kind is the "kind" label: KindHTTP, KindSQL, KindPool or another
-	// short fixed string. Zero: KindPool.
-	Kind string
-
-	// Name is the "pool" label: the pool's, service's or database's name.
-	// Required.
-	Name string
-
-	// Stats returns a snapshot of one pool. Exactly one of Stats and
-	// Origins must be set.
-	Stats func() pool.Stats
-
-	// Origins returns a snapshot of each pool of a set, keyed by origin
-	// ("scheme://host:port"): the "origin" label. Use it for a transport
-	// with a pool per origin; origins may come and go between scrapes.
-	Origins func() map[string]pool.Stats
-
-	// Config returns the pool's limits and timeouts, for the
-	// poolkit_pool_max_idle_connections gauge and [Metrics.StatusHandler].
-	// For Origins, it applies to every origin. Optional.
-	Config func() PoolConfig
-}
+// every scrape: [telemetry.Source]. Pass it to [Metrics.Add]; [PoolSource]
+// builds one for a *pool.Pool. Kind is the "kind" label, Name the "pool"
+// label and, for Origins, the map's keys the "origin" label. Config feeds
+// the poolkit_pool_max_idle_connections gauge and [Metrics.StatusHandler].
+type Source = telemetry.Source
 
 type sourceKey struct{ kind, name string }
 
@@ -90,71 +68,19 @@ func (m *Metrics) Remove(kind, name string) bool {
 	return ok
 }
 
-// PoolSource returns a Source for p, named p.Name(), with its Config.
+// PoolSource returns a Source for p, named p.Name(), with its Config: it
+// is [telemetry.PoolSource].
 func PoolSource[T any](kind string, p *pool.Pool[T]) Source {
-	return Source{
-		Kind:   kind,
-		Name:   p.Name(),
-		Stats:  p.Stats,
-		Config: func() PoolConfig { return ConfigOf(p.Config()) },
-	}
+	return telemetry.PoolSource(kind, p)
 }
 
-// PoolConfig is what a status page may show of a pool.Config: its limits
-// and timeouts, as [pool.Pool.Config] reports them (defaults applied), and
-// whether the optional hooks are set. It holds no function, logger or
-// anything else that could carry a secret.
-type PoolConfig struct {
-	MinSize              int
-	MaxSize              int
-	MaxIdle              int
-	MaxWaiters           int // 0: unbounded
-	MaxUses              int // 0: unlimited
-	MaxConcurrentCreates int
-
-	IdleTimeout       time.Duration // 0: never
-	MaxLifetime       time.Duration // 0: no limit
-	MaxLifetimeJitter time.Duration
-	AcquireTimeout    time.Duration // 0: only the caller's ctx
-	CheckAfterIdle    time.Duration // < 0: every Acquire
-	HealthCheckPeriod time.Duration // 0: never
-	CheckTimeout      time.Duration
-	CreateTimeout     time.Duration // 0: no bound
-	CreateBackoff     time.Duration
-	MaxCreateBackoff  time.Duration
-	LeakThreshold     time.Duration // 0: off
-
-	Check  bool // Config.Check is set
-	Reset  bool // Config.Reset is set
-	Budget bool // Config.Budget is set
-}
+// PoolConfig is what a status page may show of a pool.Config:
+// [telemetry.PoolConfig].
+type PoolConfig = telemetry.PoolConfig
 
 // ConfigOf returns the PoolConfig of c; pass it p.Config() to get the
-// defaults applied.
-func ConfigOf[T any](c pool.Config[T]) PoolConfig {
-	return PoolConfig{
-		MinSize:              c.MinSize,
-		MaxSize:              c.MaxSize,
-		MaxIdle:              c.MaxIdle,
-		MaxWaiters:           c.MaxWaiters,
-		MaxUses:              c.MaxUses,
-		MaxConcurrentCreates: c.MaxConcurrentCreates,
-		IdleTimeout:          c.IdleTimeout,
-		MaxLifetime:          c.MaxLifetime,
-		MaxLifetimeJitter:    c.MaxLifetimeJitter,
-		AcquireTimeout:       c.AcquireTimeout,
-		CheckAfterIdle:       c.CheckAfterIdle,
-		HealthCheckPeriod:    c.HealthCheckPeriod,
-		CheckTimeout:         c.CheckTimeout,
-		CreateTimeout:        c.CreateTimeout,
-		CreateBackoff:        c.CreateBackoff,
-		MaxCreateBackoff:     c.MaxCreateBackoff,
-		LeakThreshold:        c.LeakThreshold,
-		Check:                c.Check != nil,
-		Reset:                c.Reset != nil,
-		Budget:               c.Budget != nil,
-	}
-}
+// defaults applied. It is [telemetry.ConfigOf].
+func ConfigOf[T any](c pool.Config[T]) PoolConfig { return telemetry.ConfigOf(c) }
 
 // poolSnapshot is one pool as read at a scrape.
 type poolSnapshot struct {
@@ -204,9 +130,11 @@ type poolMetric struct {
 }
 
 type poolDescs struct {
-	metrics   []poolMetric
-	destroyed *prometheus.Desc // + label reason
-	maxIdle   *prometheus.Desc // from Source.Config
+	metrics    []poolMetric
+	destroyed  *prometheus.Desc // + label reason
+	maxIdle    *prometheus.Desc // from Source.Config
+	budgetSize *prometheus.Desc // from Stats.Budget, when the pool has one
+	budgetUsed *prometheus.Desc
 }
 
 func newPoolDescs() poolDescs {
@@ -223,6 +151,7 @@ func newPoolDescs() poolDescs {
 			{desc("idle_connections", "Connections idle, ready to lend."), g, func(s *pool.Stats) float64 { return f(s.Idle) }},
 			{desc("in_use_connections", "Connections lent to callers or being checked."), g, func(s *pool.Stats) float64 { return f(s.InUse) }},
 			{desc("creating_connections", "Connections being created."), g, func(s *pool.Stats) float64 { return f(s.Creating) }},
+			{desc("destroying_connections", "Connections being closed; they still count toward MaxSize."), g, func(s *pool.Stats) float64 { return f(s.Destroying) }},
 			{desc("waiting_requests", "Acquire calls waiting for a connection."), g, func(s *pool.Stats) float64 { return f(s.Waiting) }},
 			{desc("max_connections", "The most connections the pool may open (MaxSize)."), g, func(s *pool.Stats) float64 { return f(s.MaxSize) }},
 			{desc("min_connections", "The connections the pool keeps open (MinSize)."), g, func(s *pool.Stats) float64 { return f(s.MinSize) }},
@@ -235,13 +164,16 @@ func newPoolDescs() poolDescs {
 			{desc("rejected_total", "Acquire calls refused at once because MaxWaiters were waiting."), c, func(s *pool.Stats) float64 { return u(s.Rejected) }},
 			{desc("created_total", "Connections created."), c, func(s *pool.Stats) float64 { return u(s.Created) }},
 			{desc("create_errors_total", "Failed attempts to create a connection."), c, func(s *pool.Stats) float64 { return u(s.CreateErrors) }},
+			{desc("failed_fast_total", "Acquire calls failed at once with the last create error while the backend was down."), c, func(s *pool.Stats) float64 { return u(s.FailedFast) }},
 			{desc("check_failures_total", "Health checks that failed (each destroyed a connection)."), c, func(s *pool.Stats) float64 { return u(s.CheckFailures) }},
 			{desc("leaks_total", "Connections reported held longer than LeakThreshold."), c, func(s *pool.Stats) float64 { return u(s.Leaks) }},
 		},
 		destroyed: prometheus.NewDesc(namespace+"_pool_destroyed_total",
 			"Connections destroyed, by reason: idle, lifetime, check_failed, broken, closed, max_uses.",
 			append(labels, "reason"), nil),
-		maxIdle: desc("max_idle_connections", "The most idle connections the pool keeps (MaxIdle); reported when the pool's config is known."),
+		maxIdle:    desc("max_idle_connections", "The most idle connections the pool keeps (MaxIdle); reported when the pool's config is known."),
+		budgetSize: desc("budget_max_connections", "The size of the connection budget the pool shares with others; reported when it has one."),
+		budgetUsed: desc("budget_used_connections", "Connections holding a share of the pool's budget, across every pool sharing it; reported when it has one."),
 	}
 }
 
@@ -251,6 +183,8 @@ func (d *poolDescs) describe(ch chan<- *prometheus.Desc) {
 	}
 	ch <- d.destroyed
 	ch <- d.maxIdle
+	ch <- d.budgetSize
+	ch <- d.budgetUsed
 }
 
 func (d *poolDescs) collect(ch chan<- prometheus.Metric, p poolSnapshot) {
@@ -263,6 +197,10 @@ func (d *poolDescs) collect(ch chan<- prometheus.Metric, p poolSnapshot) {
 	}
 	if p.Config != nil {
 		ch <- prometheus.MustNewConstMetric(d.maxIdle, prometheus.GaugeValue, float64(p.Config.MaxIdle), p.Kind, p.Name, p.Origin)
+	}
+	if b := p.Stats.Budget; b.Size > 0 {
+		ch <- prometheus.MustNewConstMetric(d.budgetSize, prometheus.GaugeValue, float64(b.Size), p.Kind, p.Name, p.Origin)
+		ch <- prometheus.MustNewConstMetric(d.budgetUsed, prometheus.GaugeValue, float64(b.Used), p.Kind, p.Name, p.Origin)
 	}
 }
 
@@ -331,18 +269,18 @@ type poolObserver struct {
 
 var _ pool.Observer = (*poolObserver)(nil)
 
-func (o *poolObserver) Acquired(wait time.Duration) { o.wait.Observe(wait) }
-func (o *poolObserver) Released(held time.Duration) { o.use.Observe(held) }
-func (o *poolObserver) TimedOut(time.Duration)      {} // counted from Stats.Timeouts
+func (o *poolObserver) Acquired(_ context.Context, e pool.AcquireEvent) { o.wait.Observe(e.Wait) }
+func (o *poolObserver) Released(e pool.ReleaseEvent)                    { o.use.Observe(e.Held) }
+func (o *poolObserver) TimedOut(context.Context, pool.AcquireEvent)     {} // counted from Stats.Timeouts
 
-func (o *poolObserver) Created(d time.Duration, err error) {
-	if err == nil {
-		o.create.Observe(d)
+func (o *poolObserver) Created(_ context.Context, e pool.CreateEvent) {
+	if e.Err == nil {
+		o.create.Observe(e.Duration)
 	}
 }
 
-func (o *poolObserver) Destroyed(_ pool.DestroyReason, age time.Duration) {
-	o.lifetime.Observe(age)
+func (o *poolObserver) Destroyed(e pool.DestroyEvent) {
+	o.lifetime.Observe(e.Age)
 }
 
 // PoolObserver returns a pool.Observer, for pool.Config.Observer, that
@@ -379,51 +317,6 @@ func (m *Metrics) poolObserver(kind, name, origin string) pool.Observer {
 // Observers returns a pool.Observer that passes every event to each of obs
 // in turn, skipping nils: for a pool that reports to metrics and to an
 // observer of the user's. It returns nil when every one is nil (so the pool
-// reads no clock for it), and the only one when there is one.
-func Observers(obs ...pool.Observer) pool.Observer {
-	var list multiObserver
-	for _, o := range obs {
-		if o != nil {
-			list = append(list, o)
-		}
-	}
-	switch len(list) {
-	case 0:
-		return nil
-	case 1:
-		return list[0]
-	}
-	return list
-}
-
-type multiObserver []pool.Observer
-
-func (m multiObserver) Created(d time.Duration, err error) {
-	for _, o := range m {
-		o.Created(d, err)
-	}
-}
-
-func (m multiObserver) Destroyed(r pool.DestroyReason, age time.Duration) {
-	for _, o := range m {
-		o.Destroyed(r, age)
-	}
-}
-
-func (m multiObserver) Acquired(wait time.Duration) {
-	for _, o := range m {
-		o.Acquired(wait)
-	}
-}
-
-func (m multiObserver) Released(held time.Duration) {
-	for _, o := range m {
-		o.Released(held)
-	}
-}
-
-func (m multiObserver) TimedOut(wait time.Duration) {
-	for _, o := range m {
-		o.TimedOut(wait)
-	}
-}
+// reads no clock for it), and the only one when there is one. It is
+// [telemetry.Observers].
+func Observers(obs ...pool.Observer) pool.Observer { return telemetry.Observers(obs...) }

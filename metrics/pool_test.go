@@ -2,7 +2,10 @@ package metrics_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -161,6 +164,9 @@ poolkit_pool_connection_duration_seconds_count{kind="sql",origin="",pool="orders
 # HELP poolkit_pool_create_errors_total Failed attempts to create a connection.
 # TYPE poolkit_pool_create_errors_total counter
 poolkit_pool_create_errors_total{kind="sql",origin="",pool="orders"} 0
+# HELP poolkit_pool_failed_fast_total Acquire calls failed at once with the last create error while the backend was down.
+# TYPE poolkit_pool_failed_fast_total counter
+poolkit_pool_failed_fast_total{kind="sql",origin="",pool="orders"} 0
 # HELP poolkit_pool_create_time_seconds Time a successful Create of a connection took.
 # TYPE poolkit_pool_create_time_seconds histogram
 poolkit_pool_create_time_seconds_bucket{kind="sql",origin="",pool="orders",le="0.1"} 0
@@ -182,6 +188,9 @@ poolkit_pool_destroyed_total{kind="sql",origin="",pool="orders",reason="closed"}
 poolkit_pool_destroyed_total{kind="sql",origin="",pool="orders",reason="idle"} 0
 poolkit_pool_destroyed_total{kind="sql",origin="",pool="orders",reason="lifetime"} 0
 poolkit_pool_destroyed_total{kind="sql",origin="",pool="orders",reason="max_uses"} 0
+# HELP poolkit_pool_destroying_connections Connections being closed; they still count toward MaxSize.
+# TYPE poolkit_pool_destroying_connections gauge
+poolkit_pool_destroying_connections{kind="sql",origin="",pool="orders"} 0
 # HELP poolkit_pool_idle_connections Connections idle, ready to lend.
 # TYPE poolkit_pool_idle_connections gauge
 poolkit_pool_idle_connections{kind="sql",origin="",pool="orders"} 0
@@ -267,5 +276,101 @@ go_sql_wait_duration_seconds_total{db_name="orders"} 0.5
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(want)); err != nil {
 			t.Errorf("after Close:\n%v", err)
 		}
+	})
+}
+
+// A pool with a budget reports the budget's size and use, and the status
+// page shows it; the limits shown are the pool's current ones.
+func TestPoolBudgetAndLiveLimits(t *testing.T) {
+	budget, _ := pool.NewBudget(3)
+	p, err := pool.New(pool.Config[int]{Name: "orders", MaxSize: 2, Budget: budget,
+		Create: func(context.Context) (int, error) { return 1, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	r, _ := p.Acquire(context.Background())
+	defer r.Release()
+	if err := p.SetMaxSize(5); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := metrics.New(nil, metrics.Options{})
+	if err := m.Add(metrics.PoolSource(metrics.KindSQL, p)); err != nil {
+		t.Fatal(err)
+	}
+	want := `
+# HELP poolkit_pool_budget_max_connections The size of the connection budget the pool shares with others; reported when it has one.
+# TYPE poolkit_pool_budget_max_connections gauge
+poolkit_pool_budget_max_connections{kind="sql",origin="",pool="orders"} 3
+# HELP poolkit_pool_budget_used_connections Connections holding a share of the pool's budget, across every pool sharing it; reported when it has one.
+# TYPE poolkit_pool_budget_used_connections gauge
+poolkit_pool_budget_used_connections{kind="sql",origin="",pool="orders"} 1
+# HELP poolkit_pool_max_connections The most connections the pool may open (MaxSize).
+# TYPE poolkit_pool_max_connections gauge
+poolkit_pool_max_connections{kind="sql",origin="",pool="orders"} 5
+# HELP poolkit_pool_max_idle_connections The most idle connections the pool keeps (MaxIdle); reported when the pool's config is known.
+# TYPE poolkit_pool_max_idle_connections gauge
+poolkit_pool_max_idle_connections{kind="sql",origin="",pool="orders"} 5
+`
+	if err := testutil.CollectAndCompare(m, strings.NewReader(want), "poolkit_pool_budget_max_connections",
+		"poolkit_pool_budget_used_connections", "poolkit_pool_max_connections", "poolkit_pool_max_idle_connections"); err != nil {
+		t.Error(err)
+	}
+	rec := httptest.NewRecorder()
+	m.StatusHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pools", nil))
+	var page struct {
+		Pools []struct {
+			Stats struct{ Budget *pool.BudgetStats }
+		}
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+		t.Fatal(err)
+	}
+	if b := page.Pools[0].Stats.Budget; b == nil || b.Size != 3 || b.Used != 1 {
+		t.Errorf("status page budget = %+v, want 1/3", b)
+	}
+}
+
+// TestPoolDestroyingGauge: a connection whose Destroy has not returned
+// shows in poolkit_pool_destroying_connections (and still in open) until
+// it does.
+func TestPoolDestroyingGauge(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		unblock := make(chan struct{})
+		p, err := pool.New(pool.Config[int]{Name: "orders", MaxSize: 2,
+			Create:  func(context.Context) (int, error) { return 1, nil },
+			Destroy: func(int) { <-unblock }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := metrics.New(nil, metrics.Options{})
+		if err := m.Add(metrics.PoolSource(metrics.KindSQL, p)); err != nil {
+			t.Fatal(err)
+		}
+		gauges := func(destroying, open int) string {
+			return fmt.Sprintf(`
+# HELP poolkit_pool_destroying_connections Connections being closed; they still count toward MaxSize.
+# TYPE poolkit_pool_destroying_connections gauge
+poolkit_pool_destroying_connections{kind="sql",origin="",pool="orders"} %d
+# HELP poolkit_pool_open_connections Connections open or being opened or closed: idle + in use + creating + destroying.
+# TYPE poolkit_pool_open_connections gauge
+poolkit_pool_open_connections{kind="sql",origin="",pool="orders"} %d
+`, destroying, open)
+		}
+		r, err := p.Acquire(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		go r.Destroy()
+		synctest.Wait()
+		if err := testutil.CollectAndCompare(m, strings.NewReader(gauges(1, 1)), "poolkit_pool_destroying_connections", "poolkit_pool_open_connections"); err != nil {
+			t.Errorf("while Destroy runs:\n%v", err)
+		}
+		close(unblock)
+		synctest.Wait()
+		if err := testutil.CollectAndCompare(m, strings.NewReader(gauges(0, 0)), "poolkit_pool_destroying_connections", "poolkit_pool_open_connections"); err != nil {
+			t.Errorf("after Destroy returned:\n%v", err)
+		}
+		p.Close(context.Background())
 	})
 }

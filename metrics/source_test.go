@@ -88,8 +88,9 @@ func TestOriginsAndRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	obs := m.OriginObserver(metrics.KindHTTP, "api")
-	obs("https://api.example:443").Acquired(0)
-	obs("https://api.example:443").Acquired(2 * time.Millisecond)
+	ctx := context.Background()
+	obs("https://api.example:443").Acquired(ctx, pool.AcquireEvent{Pool: "api"})
+	obs("https://api.example:443").Acquired(ctx, pool.AcquireEvent{Pool: "api", Wait: 2 * time.Millisecond, Waited: true})
 	want := `
 # HELP poolkit_pool_open_connections Connections open or being opened or closed: idle + in use + creating + destroying.
 # TYPE poolkit_pool_open_connections gauge
@@ -161,9 +162,9 @@ func TestLint(t *testing.T) {
 	for _, mf := range mfs {
 		families[mf.GetName()] = true
 	}
-	// 20 pool families + 4 histograms, 8 go_sql, 3 breaker, 2 retry, 1 HTTP.
-	if len(families) != 38 {
-		t.Errorf("%d families populated, want 38: %v", len(families), families)
+	// 22 pool families + 4 histograms, 8 go_sql, 3 breaker, 2 retry, 1 HTTP.
+	if len(families) != 40 {
+		t.Errorf("%d families populated, want 40: %v", len(families), families)
 	}
 	for _, c := range []prometheus.Collector{m, m.GoSQLCollector()} {
 		problems, err := testutil.CollectAndLint(c)
@@ -216,11 +217,11 @@ type countingObserver struct {
 	acquired, released, created, destroyed, timedOut int
 }
 
-func (c *countingObserver) Acquired(time.Duration)                      { c.acquired++ }
-func (c *countingObserver) Released(time.Duration)                      { c.released++ }
-func (c *countingObserver) Created(time.Duration, error)                { c.created++ }
-func (c *countingObserver) Destroyed(pool.DestroyReason, time.Duration) { c.destroyed++ }
-func (c *countingObserver) TimedOut(time.Duration)                      { c.timedOut++ }
+func (c *countingObserver) Acquired(context.Context, pool.AcquireEvent) { c.acquired++ }
+func (c *countingObserver) Released(pool.ReleaseEvent)                  { c.released++ }
+func (c *countingObserver) Created(context.Context, pool.CreateEvent)   { c.created++ }
+func (c *countingObserver) Destroyed(pool.DestroyEvent)                 { c.destroyed++ }
+func (c *countingObserver) TimedOut(context.Context, pool.AcquireEvent) { c.timedOut++ }
 
 func TestObservers(t *testing.T) {
 	if o := metrics.Observers(nil, nil); o != nil {
@@ -232,11 +233,12 @@ func TestObservers(t *testing.T) {
 	}
 	b := &countingObserver{}
 	o := metrics.Observers(a, nil, b)
-	o.Acquired(0)
-	o.Released(0)
-	o.Created(0, nil)
-	o.Destroyed(pool.ReasonIdle, 0)
-	o.TimedOut(0)
+	ctx := context.Background()
+	o.Acquired(ctx, pool.AcquireEvent{})
+	o.Released(pool.ReleaseEvent{})
+	o.Created(ctx, pool.CreateEvent{})
+	o.Destroyed(pool.DestroyEvent{Reason: pool.ReasonIdle})
+	o.TimedOut(ctx, pool.AcquireEvent{})
 	for _, c := range []*countingObserver{a, b} {
 		if *c != (countingObserver{acquired: 1, released: 1, created: 1, destroyed: 1, timedOut: 1}) {
 			t.Errorf("observer saw %+v, want one of each", *c)

@@ -94,8 +94,13 @@ type statsJSON struct {
 	Created        uint64
 	CreateErrors   uint64
 	CheckFailures  uint64
+	FailedFast     uint64
 	Leaks          uint64
 	Destroyed      pool.DestroyCounts
+
+	// Budget is the pool's shared budget (size, used, pools, waiting),
+	// when it has one.
+	Budget *pool.BudgetStats `json:",omitempty"`
 }
 
 type configJSON struct {
@@ -117,8 +122,12 @@ func (m *Metrics) status() statusPage {
 			Waiting: s.Waiting, MinSize: s.MinSize, MaxSize: s.MaxSize, OldestWait: duration(s.OldestWait),
 			Acquires: s.Acquires, WaitedAcquires: s.WaitedAcquires, WaitTime: duration(s.WaitTime),
 			Timeouts: s.Timeouts, Canceled: s.Canceled, Rejected: s.Rejected, Created: s.Created,
-			CreateErrors: s.CreateErrors, CheckFailures: s.CheckFailures, Leaks: s.Leaks, Destroyed: s.Destroyed,
+			CreateErrors: s.CreateErrors, CheckFailures: s.CheckFailures, FailedFast: s.FailedFast,
+			Leaks: s.Leaks, Destroyed: s.Destroyed,
 		}}
+		if s.Budget.Size > 0 {
+			ps.Stats.Budget = &s.Budget
+		}
 		if c := p.Config; c != nil {
 			ps.Config = &configJSON{
 				MinSize: c.MinSize, MaxSize: c.MaxSize, MaxIdle: c.MaxIdle, MaxWaiters: c.MaxWaiters,

@@ -116,7 +116,7 @@ func TestStatusHandler(t *testing.T) {
 				"Waiting": num(0), "MinSize": num(0), "MaxSize": num(0), "OldestWait": "0s",
 				"Acquires": num(0), "WaitedAcquires": num(0), "WaitTime": "0s", "Timeouts": num(0),
 				"Canceled": num(0), "Rejected": num(0), "Created": num(0), "CreateErrors": num(0),
-				"CheckFailures": num(0), "Leaks": num(0), "Destroyed": zeroDestroyed,
+				"CheckFailures": num(0), "FailedFast": num(0), "Leaks": num(0), "Destroyed": zeroDestroyed,
 			}
 			for k, v := range over {
 				s[k] = v
@@ -152,7 +152,7 @@ func TestStatusHandler(t *testing.T) {
 			"MaxConcurrentCreates": num(4),
 			"IdleTimeout":          "30s", "MaxLifetime": "1h0m0s", "MaxLifetimeJitter": "6m0s",
 			"AcquireTimeout": "1.5s", "CheckAfterIdle": "500ms", "HealthCheckPeriod": "1m0s",
-			"CheckTimeout": "5s", "CreateTimeout": "30s", "CreateBackoff": "50ms", "MaxCreateBackoff": "5s",
+			"CheckTimeout": "5s", "CreateTimeout": "30s", "CreateBackoff": "100ms", "MaxCreateBackoff": "5s",
 			"LeakThreshold": "1m0s",
 			"Check":         true, "Reset": false, "Budget": false,
 		}
