@@ -15,6 +15,7 @@ import (
 
 	"github.com/poolkit/poolkit/benchmarks/bench"
 	"github.com/poolkit/poolkit/httpclient"
+	"github.com/poolkit/poolkit/metrics"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -71,7 +72,7 @@ func client(b *testing.B, base string, timeout bool, reg prometheus.Registerer) 
 	if !timeout {
 		cfg.Timeout = -1
 	}
-	cfg.Registerer = reg
+	cfg.Telemetry = metrics.For(reg)
 	c, err := httpclient.NewClient(cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -3,7 +3,9 @@
 // an observer (the baseline), with pool.NopObserver (what the pool's own
 // clock reads cost, which any observer pays), and with an observer over
 // client_golang's HistogramVec (the straightforward design metrics
-// replaced with its own histogram).
+// replaced with its own histogram); and one histogram observation, own
+// against client_golang's with classic and native buckets and exemplars
+// (histogram.go).
 package metricsbench
 
 import (
@@ -37,6 +39,7 @@ func Cases() []bench.Case {
 		add(g.name, "pool.NopObserver (clock reads only)", false, func(b *testing.B) { g.run(b, pool.NopObserver{}) })
 		add(g.name, "metrics.PoolObserver", false, func(b *testing.B) { g.run(b, newMetricsObserver(b)) })
 		add(g.name, "client_golang HistogramVec observer", false, func(b *testing.B) { g.run(b, newPromObserver(b)) })
+		add(g.name, "client_golang native HistogramVec observer", false, func(b *testing.B) { g.run(b, newNativePromObserver(b)) })
 	}
 
 	// The products' pools read the clock anyway: httpclient sets a
@@ -50,7 +53,8 @@ func Cases() []bench.Case {
 	add(g, "pool.NopObserver", true, func(b *testing.B) { events(b, pool.NopObserver{}) })
 	add(g, "metrics.PoolObserver", false, func(b *testing.B) { events(b, newMetricsObserver(b)) })
 	add(g, "client_golang HistogramVec observer", false, func(b *testing.B) { events(b, newPromObserver(b)) })
-	return cs
+	add(g, "client_golang native HistogramVec observer", false, func(b *testing.B) { events(b, newNativePromObserver(b)) })
+	return append(cs, histogramCases()...)
 }
 
 func newMetricsObserver(b *testing.B) pool.Observer {
@@ -68,14 +72,26 @@ type promObserver struct {
 	wait, use prometheus.Observer
 }
 
-func (o *promObserver) Acquired(d time.Duration) { o.wait.Observe(d.Seconds()) }
-func (o *promObserver) Released(d time.Duration) { o.use.Observe(d.Seconds()) }
+func (o *promObserver) Acquired(_ context.Context, e pool.AcquireEvent) {
+	o.wait.Observe(e.Wait.Seconds())
+}
+func (o *promObserver) Released(e pool.ReleaseEvent) { o.use.Observe(e.Held.Seconds()) }
 
-func newPromObserver(b *testing.B) pool.Observer {
+func newPromObserver(b *testing.B) pool.Observer { return newPromObserverOpts(b, false) }
+
+// newNativePromObserver is newPromObserver with native buckets (factor
+// 1.1) beside the classic ones, as a migration would keep them.
+func newNativePromObserver(b *testing.B) pool.Observer { return newPromObserverOpts(b, true) }
+
+func newPromObserverOpts(_ *testing.B, native bool) pool.Observer {
 	reg := prometheus.NewRegistry()
 	vec := func(name string, buckets []float64) *prometheus.HistogramVec {
-		v := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: name, Buckets: buckets},
-			[]string{"kind", "pool", "origin"})
+		opts := prometheus.HistogramOpts{Name: name, Help: name, Buckets: buckets}
+		if native {
+			opts = nativeOpts(buckets)
+			opts.Name, opts.Help = name, name
+		}
+		v := prometheus.NewHistogramVec(opts, []string{"kind", "pool", "origin"})
 		reg.MustRegister(v)
 		return v
 	}
@@ -144,8 +160,9 @@ func parallel(b *testing.B, obs pool.Observer) {
 func events(b *testing.B, obs pool.Observer) {
 	b.ReportAllocs()
 	held := 3 * time.Millisecond
+	ctx := context.Background()
 	for b.Loop() {
-		obs.Acquired(0)
-		obs.Released(held)
+		obs.Acquired(ctx, pool.AcquireEvent{Pool: "bench"})
+		obs.Released(pool.ReleaseEvent{Pool: "bench", Held: held})
 	}
 }

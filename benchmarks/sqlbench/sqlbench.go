@@ -1,7 +1,9 @@
 // Package sqlbench compares a sqlpool-backed *sql.DB with plain
 // database/sql over pgx's stdlib (the baseline), pgx's
 // stdlib.OpenDBFromPool, native pgxpool and a connection per query, on
-// PostgreSQL: 64 goroutines sharing 16 connections. Each case reports
+// PostgreSQL: 64 goroutines sharing 16 connections; and a statement from
+// db.Prepare run by 16 goroutines over 8 connections (pgxpool runs the
+// same SQL through its statement cache). Each case reports
 // throughput (ns/op), p50/p95/p99 latency and the peak number of server
 // sessions, sampled from pg_stat_activity by application_name. The cases
 // skip when PostgreSQL does not answer (POOLKIT_POSTGRES_DSN, default
@@ -33,8 +35,13 @@ import (
 const (
 	goroutines = 64
 	conns      = 16
-	kvRows     = 10000
-	kvTable    = "poolkit_sqlbench_kv"
+
+	// The prepared-statement case: fewer goroutines and connections, so
+	// that the cost of preparing per use, not waiting, shows.
+	prepGoroutines = 16
+	prepConns      = 8
+	kvRows         = 10000
+	kvTable        = "poolkit_sqlbench_kv"
 )
 
 func dsn() string {
@@ -86,7 +93,65 @@ func Cases() []bench.Case {
 		add("pgxpool (native)", false, benchPgxpool)
 		add("connect per query", false, benchConnectPerQuery)
 	}
+	g := fmt.Sprintf("prepared statement (db.Prepare, indexed read), %d goroutines / %d conns (PostgreSQL)", prepGoroutines, prepConns)
+	prep := func(name string, base bool, fn func(b *testing.B)) {
+		cs = append(cs, bench.Case{Group: g, Name: name, Baseline: base, Fn: fn})
+	}
+	prep("database/sql+pgx", true, func(b *testing.B) {
+		admin := setup(b)
+		app := uniqueApp()
+		db, err := sql.Open("pgx", withApp(app))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		db.SetMaxOpenConns(prepConns)
+		db.SetMaxIdleConns(prepConns)
+		benchPrepared(b, admin, app, db)
+	})
+	prep("sqlpool", false, func(b *testing.B) {
+		admin := setup(b)
+		app := uniqueApp()
+		db, err := sqlpool.Open("pgx", withApp(app), sqlpool.Config{MinSize: prepConns, MaxSize: prepConns})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		benchPrepared(b, admin, app, db)
+	})
+	prep("stdlib.OpenDBFromPool", false, func(b *testing.B) {
+		admin := setup(b)
+		app := uniqueApp()
+		p := newPgxpoolN(b, app, prepConns)
+		defer p.Close()
+		db := stdlib.OpenDBFromPool(p)
+		defer db.Close()
+		benchPrepared(b, admin, app, db)
+	})
+	prep("pgxpool (native)", false, func(b *testing.B) {
+		admin := setup(b)
+		app := uniqueApp()
+		p := newPgxpoolN(b, app, prepConns)
+		defer p.Close()
+		runN(b, admin, app, prepGoroutines, func(ctx context.Context, id int) error {
+			var v any
+			return p.QueryRow(ctx, kvRead.sql, id).Scan(&v)
+		})
+	})
 	return cs
+}
+
+// benchPrepared runs a statement prepared once with db.Prepare.
+func benchPrepared(b *testing.B, admin *sql.DB, app string, db *sql.DB) {
+	st, err := db.Prepare(kvRead.sql)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	runN(b, admin, app, prepGoroutines, func(ctx context.Context, id int) error {
+		var v any
+		return st.QueryRowContext(ctx, id).Scan(&v)
+	})
 }
 
 // setup skips b when PostgreSQL is absent and creates the read table.
@@ -122,6 +187,12 @@ func setup(b *testing.B) *sql.DB {
 // the peak of server sessions with application name app.
 func run(b *testing.B, admin *sql.DB, app string, op func(ctx context.Context, id int) error) {
 	b.Helper()
+	runN(b, admin, app, goroutines, op)
+}
+
+// runN is run with n goroutines.
+func runN(b *testing.B, admin *sql.DB, app string, n int, op func(ctx context.Context, id int) error) {
+	b.Helper()
 	ctx := context.Background()
 	var peak atomic.Int64
 	sample := func() {
@@ -146,9 +217,9 @@ func run(b *testing.B, admin *sql.DB, app string, op func(ctx context.Context, i
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	b.ResetTimer()
-	for range goroutines {
+	for range n {
 		wg.Go(func() {
-			ds := make([]time.Duration, 0, b.N/goroutines+1)
+			ds := make([]time.Duration, 0, b.N/n+1)
 			for next.Add(1) <= int64(b.N) {
 				start := time.Now()
 				if err := op(ctx, 1+rand.IntN(kvRows)); err != nil {
@@ -206,12 +277,14 @@ func benchSQLPool(b *testing.B, q query) {
 	run(b, admin, app, sqlOp(db, q))
 }
 
-func newPgxpool(b *testing.B, app string) *pgxpool.Pool {
+func newPgxpool(b *testing.B, app string) *pgxpool.Pool { return newPgxpoolN(b, app, conns) }
+
+func newPgxpoolN(b *testing.B, app string, n int32) *pgxpool.Pool {
 	cfg, err := pgxpool.ParseConfig(withApp(app))
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.MaxConns = conns
+	cfg.MaxConns = n
 	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)

@@ -15,7 +15,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/poolkit/poolkit/config"
 	"github.com/poolkit/poolkit/httpclient"
+	"github.com/poolkit/poolkit/metrics"
 )
 
 // servicesJSON is the services file: shared defaults, a preset per service
@@ -27,10 +29,11 @@ var servicesJSON []byte
 
 // newClients builds one pooled client per downstream from the services file.
 func newClients(downs map[string]*downstream, roots *x509.CertPool, reg prometheus.Registerer) (*httpclient.Clients, map[string]httpclient.Config, error) {
-	cfgs, err := httpclient.LoadServices(bytes.NewReader(servicesJSON))
+	f, err := config.Loader{Telemetry: metrics.For(reg)}.Parse("services.json", servicesJSON)
 	if err != nil {
 		return nil, nil, err
 	}
+	cfgs := f.Services
 	for name, cfg := range cfgs {
 		d, ok := downs[name]
 		if !ok {
@@ -38,7 +41,6 @@ func newClients(downs map[string]*downstream, roots *x509.CertPool, reg promethe
 		}
 		cfg.BaseURL = d.url()
 		cfg.Transport.TLSClientConfig = &tls.Config{RootCAs: roots}
-		cfg.Registerer = reg
 		cfgs[name] = cfg
 	}
 	clients, err := httpclient.NewClients(cfgs)

@@ -9,8 +9,8 @@ import (
 
 // TestDemo runs the demo in a short mode and checks its scorecard: no
 // unexpected error in steady state, the notification breaker opened while
-// the service failed, pooling beat a connection per call, and no pool went
-// above its MaxSize.
+// the service failed, pooled phases reused their connections while the
+// baseline opened one per call, and no pool went above its MaxSize.
 func TestDemo(t *testing.T) {
 	var out strings.Builder
 	rep, err := run(context.Background(), options{Duration: 3 * time.Second, Concurrency: 4}, &out)
@@ -42,10 +42,22 @@ func TestDemo(t *testing.T) {
 		t.Errorf("notification breaker opened at %v, outside its failure window %v–%v", at, rep.failWindow[0], rep.failWindow[1])
 	}
 
-	// Throughput: only a wide margin, so that a busy machine cannot flake it
-	// (the demo measures 5-30× on two cores).
-	if rep.httpRatio[0] < 1.5 || rep.httpRatio[1] < 1.5 {
-		t.Errorf("pooled HTTP throughput is %.1f× (steady) and %.1f× (burst) that of unpooled; want > 1.5×", rep.httpRatio[0], rep.httpRatio[1])
+	// Pooling reuses connections. This is checked by counting, not by
+	// timing: throughput ratios are printed, but a machine busy with other
+	// test binaries can shrink them (a burst of 500ms is mostly dials under
+	// -race), and a timed assertion here would be a flaky test.
+	for _, p := range rep.phases {
+		for _, name := range []string{"payment", "inventory", "sql"} {
+			calls, opened := p.tallies[name].counts[ok], p.opened[name]
+			switch {
+			case p.pooled && opened > rep.maxSize[name]:
+				t.Errorf("%s %s: opened %d connections, more than its MaxSize %d: the pool churned", p.name, name, opened, rep.maxSize[name])
+			case p.pooled && calls <= opened:
+				t.Errorf("%s %s: %d calls on %d new connections: none reused", p.name, name, calls, opened)
+			case !p.pooled && name != "sql" && opened < calls:
+				t.Errorf("%s %s: %d calls on %d connections; the baseline must open one per call", p.name, name, calls, opened)
+			}
+		}
 	}
 	if over := rep.overMaxSize(); len(over) > 0 {
 		t.Errorf("pools above MaxSize: %v", over)

@@ -14,6 +14,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // driver "pgx", for -postgres
 	_ "modernc.org/sqlite"             // driver "sqlite", the embedded default
 
+	"github.com/poolkit/poolkit/metrics"
 	"github.com/poolkit/poolkit/sqlpool"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -35,7 +36,7 @@ const sqlMaxSize = 8
 const sqlPoolName = "orders"
 
 // openDatabase opens the database: PostgreSQL when pgDSN is set, otherwise a
-// SQLite file in dir. One line (Registerer) puts its pool and connect
+// SQLite file in dir. One line (Telemetry) puts its pool and connect
 // breaker in reg's metrics. It also seeds the table.
 func openDatabase(ctx context.Context, pgDSN, dir string, reg prometheus.Registerer, logger *slog.Logger) (*database, error) {
 	d := &database{driver: "sqlite", dsn: "file:" + filepath.Join(dir, "demo.db") + "?_pragma=busy_timeout(5000)"}
@@ -52,7 +53,7 @@ func openDatabase(ctx context.Context, pgDSN, dir string, reg prometheus.Registe
 		MaxLifetime:    30 * time.Minute,
 		AcquireTimeout: 2 * time.Second,
 		ConnectTimeout: 5 * time.Second,
-		Registerer:     reg,
+		Telemetry:      metrics.For(reg),
 		Logger:         logger,
 	})
 	if err != nil {

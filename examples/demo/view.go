@@ -192,8 +192,9 @@ func (v *view) sampleUnpooledSQL() {
 // breaker's state.
 func (v *view) poolStats(name string) (pool.Stats, breaker.State, bool) {
 	if name == "sql" {
-		s := v.db.conn.Stats()
-		return s.Stats, s.Breaker, true
+		// The database has no breaker: its pool fails callers fast
+		// while it is down, and reports it as a closed one here.
+		return v.db.conn.Stats().Stats, breaker.StateClosed, true
 	}
 	c, ok := v.clients[name]
 	if !ok {
@@ -317,7 +318,7 @@ func (v *view) tableLocked() []string {
 		}
 		br := b.String()
 		if name == "sql" {
-			br += "*"
+			br = "-" // no breaker: the pool fails callers fast while the database is down
 		}
 		lines = append(lines, fmt.Sprintf("%-17s %5d %5d %6d %8d %9s %-10s %7.0f %8.0f %7d", label, s.Open, s.Idle, s.InUse, s.Waiting, p99, br, retries[name], rate, errs))
 	}
@@ -326,7 +327,7 @@ func (v *view) tableLocked() []string {
 	if !v.phase.pooled {
 		mode = "unpooled: open = connections the servers see"
 	}
-	lines = append(lines, fmt.Sprintf("%6.1fs  %s (%s)  *sql breaker guards connects", time.Since(v.start).Seconds(), v.phase.name, mode))
+	lines = append(lines, fmt.Sprintf("%6.1fs  %s (%s)", time.Since(v.start).Seconds(), v.phase.name, mode))
 	return lines
 }
 

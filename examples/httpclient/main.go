@@ -4,16 +4,18 @@
 // field. It runs the three services in-process, calls each, and prints what
 // every client was configured with and what its pool did.
 //
-// The file is embedded (services.json); pass -config to use another. Base
-// URLs are filled in at run time because the in-process servers listen on
-// ports chosen by the system; in a real service they would be in the file.
+// The file is embedded (services.yaml); pass -config to use another (YAML
+// or JSON). Environment variables override it (package config documents
+// the rule), e.g. POOLKIT__SERVICES__INVENTORY__TRANSPORT__MAX_SIZE=16.
+// Base URLs are filled in at run time because the in-process servers
+// listen on ports chosen by the system; in a real service they would be in
+// the file.
 //
 //	go run ./examples/httpclient
-//	go run ./examples/httpclient -config my-services.json
+//	go run ./examples/httpclient -config my-services.yaml
 package main
 
 import (
-	"bytes"
 	"context"
 	_ "embed"
 	"flag"
@@ -26,38 +28,43 @@ import (
 	"sync"
 	"time"
 
+	"github.com/poolkit/poolkit/config"
 	"github.com/poolkit/poolkit/httpclient"
 )
 
-//go:embed services.json
+//go:embed services.yaml
 var defaultServices []byte
 
 func main() {
-	config := flag.String("config", "", "services file (JSON); default: the embedded services.json")
+	path := flag.String("config", "", "services file (YAML or JSON); default: the embedded services.yaml")
 	flag.Parse()
 	log.SetFlags(0)
-	file := defaultServices
-	if *config != "" {
-		b, err := os.ReadFile(*config)
+	name, file := "services.yaml", defaultServices
+	if *path != "" {
+		b, err := os.ReadFile(*path)
 		if err != nil {
 			log.Fatal(err)
 		}
-		file = b
+		name, file = *path, b
 	}
-	if err := run(context.Background(), file, os.Stdout); err != nil {
+	if err := run(context.Background(), name, file, os.Stdout); err != nil {
 		log.Fatalf("httpclient: %v", err)
 	}
 }
 
-// run loads the services file, starts a fake server for each service in it,
-// and calls each one concurrently through its own client.
-func run(ctx context.Context, file []byte, out io.Writer) error {
-	cfgs, err := httpclient.LoadServices(bytes.NewReader(file))
+// run loads the services file called name, starts a fake server for each
+// service in it, and calls each one concurrently through its own client.
+func run(ctx context.Context, name string, file []byte, out io.Writer) error {
+	f, err := config.Loader{}.Parse(name, file)
 	if err != nil {
-		// The error names the field by its path, e.g.
-		// services.payment.retry.initial_backoff.
+		// Every problem, one per line, each with its line and the
+		// field's path, e.g.
+		// services.yaml:9: services.payment.retry.initial_backoff: invalid duration "2x": ...
 		return err
 	}
+	// Code-only settings (metrics registerers, observers, TLS roots) are
+	// set here, on the loaded configs; a file holds data only.
+	cfgs := f.Services
 
 	for name, cfg := range cfgs {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

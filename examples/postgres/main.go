@@ -121,8 +121,8 @@ func run(ctx context.Context, dsn string, out io.Writer) error {
 		budget.Size(), peak, sessions)
 	for _, c := range []*sqlpool.Connector{primary, replica} {
 		s := c.Stats()
-		fmt.Fprintf(out, "  %-8s open %d idle %d in use %d; created %d, waited %d times (%v), breaker %s\n",
-			c.Name(), s.Open, s.Idle, s.InUse, s.Created, s.WaitedAcquires, s.WaitTime.Round(time.Millisecond), s.Breaker)
+		fmt.Fprintf(out, "  %-8s open %d idle %d in use %d; created %d, waited %d times (%v), failed fast %d\n",
+			c.Name(), s.Open, s.Idle, s.InUse, s.Created, s.WaitedAcquires, s.WaitTime.Round(time.Millisecond), s.FailedFast)
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/poolkit/poolkit/examples/sdk/weather"
+	"github.com/poolkit/poolkit/metrics"
 )
 
 func main() {
@@ -39,7 +40,7 @@ func run(ctx context.Context, out io.Writer) error {
 	defer srv.Close()
 
 	reg := prometheus.NewRegistry()
-	wc, err := weather.New(weather.Config{BaseURL: srv.URL + "/api/", MaxConns: 4, Registerer: reg})
+	wc, err := weather.New(weather.Config{BaseURL: srv.URL + "/api/", MaxConns: 4, Telemetry: metrics.For(reg)})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/poolkit/poolkit/benchmarks/bench"
 	"github.com/poolkit/poolkit/benchmarks/clientbench"
+	"github.com/poolkit/poolkit/benchmarks/fleetbench"
 	"github.com/poolkit/poolkit/benchmarks/httpbench"
 	"github.com/poolkit/poolkit/benchmarks/metricsbench"
 	"github.com/poolkit/poolkit/benchmarks/poolbench"
@@ -28,6 +29,7 @@ import (
 var suites = map[string]func() []bench.Case{
 	"pool":    poolbench.Cases,
 	"client":  clientbench.Cases,
+	"fleet":   fleetbench.Cases,
 	"sql":     sqlbench.Cases,
 	"http":    httpbench.Cases,
 	"metrics": metricsbench.Cases,

@@ -14,10 +14,9 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/poolkit/poolkit/breaker"
 	"github.com/poolkit/poolkit/httpclient"
+	"github.com/poolkit/poolkit/telemetry"
 )
 
 // Defaults for the zero fields of Config.
@@ -36,11 +35,19 @@ type Config struct {
 	BaseURL string
 	// Timeout bounds a call, retries included. Zero: DefaultTimeout.
 	Timeout time.Duration
-	// MaxConns caps the open connections. Zero: DefaultMaxConns.
+	// MaxConns caps the open connections. Zero: DefaultMaxConns. It must
+	// be zero when HTTPClient is set.
 	MaxConns int
-	// Registerer, when set, gets the client's metrics under the service
-	// name "weather". Zero: no metrics.
-	Registerer prometheus.Registerer
+	// HTTPClient, when set, is the caller's own client: its Transport
+	// (http.DefaultTransport when nil) makes the connections, with this
+	// SDK's retries, breaker and Timeout layered over it. Its Timeout,
+	// Jar and CheckRedirect are not used. Zero: the SDK pools its own
+	// connections.
+	HTTPClient *http.Client
+	// Telemetry, when set, gets the client's metrics under the service
+	// name "weather" (metrics.For(reg) for Prometheus). Zero: no metrics,
+	// and this package links no metrics backend.
+	Telemetry telemetry.Telemetry
 }
 
 // ErrUnavailable is matched (errors.Is) by the error of a call that failed
@@ -69,6 +76,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
 	}
+	if cfg.HTTPClient != nil && cfg.MaxConns != 0 {
+		return nil, errors.New("weather: Config.MaxConns must be zero when Config.HTTPClient is set (that client makes the connections)")
+	}
 	if cfg.MaxConns == 0 {
 		cfg.MaxConns = DefaultMaxConns
 	}
@@ -81,7 +91,16 @@ func New(cfg Config) (*Client, error) {
 	hc.Timeout = cfg.Timeout
 	hc.Transport.MaxSize = cfg.MaxConns
 	hc.Transport.MinSize = min(hc.Transport.MinSize, cfg.MaxConns)
-	hc.Registerer = cfg.Registerer
+	if cfg.HTTPClient != nil {
+		// The caller's transport makes the connections; poolkit layers
+		// its timeout, retries and breaker over it.
+		hc.Base = cfg.HTTPClient.Transport
+		if hc.Base == nil {
+			hc.Base = http.DefaultTransport
+		}
+		hc.Transport = httpclient.TransportConfig{}
+	}
+	hc.Telemetry = cfg.Telemetry
 	c, err := httpclient.NewClient(hc)
 	if err != nil {
 		// poolkit's error names poolkit's field (Transport.MaxSize); say
@@ -124,6 +143,8 @@ func (c *Client) Forecast(ctx context.Context, city string) (Forecast, error) {
 }
 
 // Stats reports the client's connections, for the SDK's users' status pages.
+// With Config.HTTPClient the connections are that client's, and only
+// Breaker is set.
 type Stats struct {
 	Open, Idle, InUse, Waiting int
 	Requests                   uint64
