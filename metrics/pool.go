@@ -158,7 +158,7 @@ func newPoolDescs() poolDescs {
 			{desc("oldest_wait_seconds", "How long the oldest waiting Acquire has waited; 0 when none waits."), g, func(s *pool.Stats) float64 { return s.OldestWait.Seconds() }},
 			{desc("acquires_total", "Successful Acquire calls."), c, func(s *pool.Stats) float64 { return u(s.Acquires) }},
 			{desc("waits_total", "Successful Acquire calls that had to wait."), c, func(s *pool.Stats) float64 { return u(s.WaitedAcquires) }},
-			{desc("wait_duration_seconds_total", "Total time waited by the successful Acquire calls that waited."), c, func(s *pool.Stats) float64 { return s.WaitTime.Seconds() }},
+			{desc("wait_duration_seconds_total", "Total time Acquire calls waited, those that timed out or were cancelled included."), c, func(s *pool.Stats) float64 { return s.WaitTime.Seconds() }},
 			{desc("timeouts_total", "Acquire calls that hit their deadline."), c, func(s *pool.Stats) float64 { return u(s.Timeouts) }},
 			{desc("canceled_total", "Acquire calls whose context was cancelled while they waited."), c, func(s *pool.Stats) float64 { return u(s.Canceled) }},
 			{desc("rejected_total", "Acquire calls refused at once because MaxWaiters were waiting."), c, func(s *pool.Stats) float64 { return u(s.Rejected) }},

@@ -38,7 +38,7 @@ const poolHelp = `
 # TYPE poolkit_pool_acquires_total counter
 # HELP poolkit_pool_waits_total Successful Acquire calls that had to wait.
 # TYPE poolkit_pool_waits_total counter
-# HELP poolkit_pool_wait_duration_seconds_total Total time waited by the successful Acquire calls that waited.
+# HELP poolkit_pool_wait_duration_seconds_total Total time Acquire calls waited, those that timed out or were cancelled included.
 # TYPE poolkit_pool_wait_duration_seconds_total counter
 # HELP poolkit_pool_timeouts_total Acquire calls that hit their deadline.
 # TYPE poolkit_pool_timeouts_total counter
@@ -93,7 +93,8 @@ func TestPoolScripted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// t=2u: pool full; this Acquire times out after 4u, at t=6u.
+		// t=2u: pool full; this Acquire times out after 4u, at t=6u (its 4u
+		// count in the wait duration, as in database/sql's WaitDuration).
 		tctx, cancel := context.WithTimeout(ctx, 4*u)
 		if _, err := p.Acquire(tctx); !errors.Is(err, pool.ErrAcquireTimeout) {
 			t.Fatalf("Acquire on a full pool: err = %v, want ErrAcquireTimeout", err)
@@ -126,7 +127,7 @@ poolkit_pool_waiting_requests{kind="sql",origin="",pool="orders"} 1
 poolkit_pool_oldest_wait_seconds{kind="sql",origin="",pool="orders"} 0.125
 poolkit_pool_acquires_total{kind="sql",origin="",pool="orders"} 2
 poolkit_pool_waits_total{kind="sql",origin="",pool="orders"} 2
-poolkit_pool_wait_duration_seconds_total{kind="sql",origin="",pool="orders"} 0.25
+poolkit_pool_wait_duration_seconds_total{kind="sql",origin="",pool="orders"} 0.75
 poolkit_pool_timeouts_total{kind="sql",origin="",pool="orders"} 1
 `
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), gaugeNames...); err != nil {
@@ -229,9 +230,9 @@ poolkit_pool_use_time_seconds_bucket{kind="sql",origin="",pool="orders",le="1"} 
 poolkit_pool_use_time_seconds_bucket{kind="sql",origin="",pool="orders",le="+Inf"} 3
 poolkit_pool_use_time_seconds_sum{kind="sql",origin="",pool="orders"} 2.125
 poolkit_pool_use_time_seconds_count{kind="sql",origin="",pool="orders"} 3
-# HELP poolkit_pool_wait_duration_seconds_total Total time waited by the successful Acquire calls that waited.
+# HELP poolkit_pool_wait_duration_seconds_total Total time Acquire calls waited, those that timed out or were cancelled included.
 # TYPE poolkit_pool_wait_duration_seconds_total counter
-poolkit_pool_wait_duration_seconds_total{kind="sql",origin="",pool="orders"} 0.5
+poolkit_pool_wait_duration_seconds_total{kind="sql",origin="",pool="orders"} 1
 # HELP poolkit_pool_wait_time_seconds Time a successful Acquire waited for a connection (zero when one was idle).
 # TYPE poolkit_pool_wait_time_seconds histogram
 poolkit_pool_wait_time_seconds_bucket{kind="sql",origin="",pool="orders",le="0.1"} 0
@@ -269,7 +270,7 @@ go_sql_open_connections{db_name="orders"} 0
 go_sql_wait_count_total{db_name="orders"} 3
 # HELP go_sql_wait_duration_seconds_total The total time blocked waiting for a new connection.
 # TYPE go_sql_wait_duration_seconds_total counter
-go_sql_wait_duration_seconds_total{db_name="orders"} 0.5
+go_sql_wait_duration_seconds_total{db_name="orders"} 1
 `
 		// No name filter: every series the registry has must be listed
 		// above, so nothing extra (HTTP, breaker, retry) appears.

@@ -95,7 +95,7 @@ var _ SharedBudget = (*Budget)(nil)
 // NewBudget returns a budget of size resources. size must be > 0.
 func NewBudget(size int) (*Budget, error) {
 	if size <= 0 {
-		return nil, fmt.Errorf("pool: NewBudget: size = %d: must be > 0", size)
+		return nil, &ConfigError{Pool: "budget", Op: "NewBudget", Field: "size", Value: size, Reason: "must be > 0"}
 	}
 	return &Budget{size: size}, nil
 }
@@ -127,7 +127,7 @@ func (b *Budget) Used() int {
 // are destroyed rather than kept idle while it does not.
 func (b *Budget) SetSize(n int) error {
 	if n <= 0 {
-		return fmt.Errorf("pool: Budget.SetSize(n = %d): must be > 0", n)
+		return &ConfigError{Pool: "budget", Op: "Budget.SetSize", Field: "n", Value: n, Reason: "must be > 0"}
 	}
 	b.mu.Lock()
 	if sum := b.minSizeLocked(nil, 0); sum > n {

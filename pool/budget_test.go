@@ -129,8 +129,12 @@ func TestBudgetSetSizeShrinkWaitsForHolders(t *testing.T) {
 func TestBudgetSetSizeRefusesBadValues(t *testing.T) {
 	budget, _ := NewBudget(4)
 	newPool(t, &backend{}, Config[*conn]{Name: "a", MaxSize: 4, MinSize: 3, Budget: budget})
-	if err := budget.SetSize(0); err == nil || !strings.Contains(err.Error(), "SetSize(n = 0): must be > 0") {
-		t.Errorf("SetSize(0): %v", err)
+	var ce *ConfigError
+	if err := budget.SetSize(0); !errors.As(err, &ce) || ce.Field != "n" || !strings.Contains(err.Error(), "SetSize(n = 0): must be > 0") {
+		t.Errorf("SetSize(0): %v, want a *ConfigError naming n", err)
+	}
+	if _, err := NewBudget(-1); !errors.As(err, &ce) || ce.Field != "size" || !strings.Contains(err.Error(), "NewBudget(size = -1): must be > 0") {
+		t.Errorf("NewBudget(-1): %v, want a *ConfigError naming size", err)
 	}
 	if err := budget.SetSize(2); err == nil || !strings.Contains(err.Error(), "MinSize") {
 		t.Errorf("SetSize below the pools' MinSize: %v", err)

@@ -192,8 +192,8 @@ type settings struct {
 }
 
 // ConfigError reports a Config field, or an argument of a method that
-// changes a limit, that cannot work. [New], [Pool.SetMaxSize],
-// [Pool.SetMinSize] and [Budget.SetSize] return it.
+// changes a limit, that cannot work. [New], [NewBudget],
+// [Pool.SetMaxSize], [Pool.SetMinSize] and [Budget.SetSize] return it.
 type ConfigError struct {
 	Pool   string // the pool's name
 	Op     string // the method, as "SetMaxSize"; empty for New

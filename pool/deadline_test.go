@@ -56,6 +56,11 @@ func TestAcquireTimeoutBoundsChecks(t *testing.T) {
 		if s.Timeouts != 1 || s.Idle != 5 || s.CheckFailures != 0 {
 			t.Errorf("stats %+v: want 1 timeout, the 5 healthy resources kept idle, no check failure", s)
 		}
+		// The time spent checking is wait time, though the call timed
+		// out (database/sql counts timed-out waits in WaitDuration too).
+		if s.WaitTime != 100*time.Millisecond || s.WaitedAcquires != 0 {
+			t.Errorf("WaitTime %v, WaitedAcquires %d: want the 100ms spent checking, and no successful acquire", s.WaitTime, s.WaitedAcquires)
+		}
 	})
 }
 

@@ -417,6 +417,7 @@ func (p *Pool[T]) giveUp(a *acquisition, expired bool) error {
 	if !timedOut {
 		p.mu.Lock()
 		p.stats.Canceled++
+		p.stats.WaitTime += waited
 		p.mu.Unlock()
 		return fmt.Errorf("pool %q: acquire abandoned after %v: %w", p.name, waited.Round(time.Microsecond), context.Cause(a.ctx))
 	}
@@ -424,6 +425,7 @@ func (p *Pool[T]) giveUp(a *acquisition, expired bool) error {
 	bs := p.budgetStats()
 	p.mu.Lock()
 	p.stats.Timeouts++
+	p.stats.WaitTime += waited
 	e.State = p.statsLocked(now)
 	e.State.Budget = bs
 	e.BudgetLimited = bs.Size > 0 && bs.Used >= bs.Size && (p.budgetWaits > 0 || e.State.Open < e.State.MaxSize)

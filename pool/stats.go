@@ -102,7 +102,7 @@ type Stats struct {
 	// Counters, cumulative since New.
 	Acquires       uint64        // successful Acquire calls, counted when the caller gets the resource
 	WaitedAcquires uint64        // successful Acquire calls that waited in line or for a check
-	WaitTime       time.Duration // total time WaitedAcquires took, checks included
+	WaitTime       time.Duration // total time Acquire calls spent waiting in line or for a check: those of WaitedAcquires, and those that timed out or were cancelled (as database/sql's WaitDuration)
 	Timeouts       uint64        // Acquire calls that hit their deadline
 	Canceled       uint64        // Acquire calls whose ctx was cancelled
 	Rejected       uint64        // Acquire calls refused because MaxWaiters were waiting
