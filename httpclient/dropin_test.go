@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestSwitchingProtocols: a 101 response's Body is an io.ReadWriteCloser,
@@ -99,6 +100,95 @@ func TestErrorsKeepNetHTTPTypes(t *testing.T) {
 	}
 	if _, ok := ue.Err.(*net.OpError); !ok {
 		t.Errorf("url.Error.Err is a %T (%v), want *net.OpError", ue.Err, ue.Err)
+	}
+}
+
+// TestServerCloseErrorIsNetHTTPs: a server that reads the request and
+// closes the connection without answering gives url.Error.Err == io.EOF
+// through poolkit's transport, as through net/http's (which unwraps its
+// internal transportReadFromServerError before returning).
+func TestServerCloseErrorIsNetHTTPs(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			http.ReadRequest(bufio.NewReader(c))
+			c.Close()
+		}
+	}()
+	std := &http.Transport{}
+	defer std.CloseIdleConnections()
+	for _, rt := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{{"net/http", std}, {"poolkit", newTransport(t, TransportConfig{MaxSize: 1})}} {
+		_, err := (&http.Client{Transport: rt.rt}).Get("http://" + ln.Addr().String() + "/")
+		var ue *url.Error
+		if !errors.As(err, &ue) {
+			t.Fatalf("%s: err %v (%T) is not a *url.Error", rt.name, err, err)
+		}
+		if ue.Err != io.EOF {
+			t.Errorf("%s: url.Error.Err is %T (%v), want io.EOF", rt.name, ue.Err, ue.Err)
+		}
+	}
+}
+
+// TestWaitDeadlineIsATimeout: a request whose deadline passes while it
+// waits for a connection fails with a url.Error whose Timeout() is true,
+// as with net/http (where the ctx's deadline error says so), for the
+// request's deadline and for AcquireTimeout alike.
+func TestWaitDeadlineIsATimeout(t *testing.T) {
+	release := make(chan struct{})
+	srv, _, cfg := startServer(t, h1, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+	}))
+	defer close(release)
+	cfg.MaxSize = 1
+	cfg.AcquireTimeout = 100 * time.Millisecond
+	tr := newTransport(t, cfg)
+	client := &http.Client{Transport: tr}
+	slow := make(chan error, 1)
+	go func() {
+		resp, err := client.Get(srv.URL + "/slow")
+		if err == nil {
+			resp.Body.Close()
+		}
+		slow <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		inUse := 0
+		for _, o := range tr.Stats() {
+			inUse += o.Pool.InUse
+		}
+		if inUse == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow request never held the connection")
+		}
+	}
+	for _, d := range []time.Duration{50 * time.Millisecond, time.Minute} { // the request's deadline, then AcquireTimeout's
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+"/quick", nil)
+		_, err := client.Do(req)
+		cancel()
+		var ue *url.Error
+		if !errors.As(err, &ue) || !ue.Timeout() || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("deadline %v: err %v (%T): want a url.Error whose Timeout() is true", d, err, err)
+		}
+	}
+	release <- struct{}{}
+	if err := <-slow; err != nil {
+		t.Errorf("slow request: %v", err)
 	}
 }
 

@@ -66,6 +66,22 @@ func progress(err error, reused, gone bool) (replay.Progress, bool) {
 	return 0, false
 }
 
+// asReturned is err as net/http's Transport returns it to its caller: the
+// wrappers it uses inside to tell a request never written, or a
+// connection the server closed, give way to the error under them (io.EOF,
+// a *net.OpError), as Transport.roundTrip does. Code that compares
+// url.Error.Err with io.EOF, or reads its text, sees what it would see
+// with net/http.
+func asReturned(err error) error {
+	switch fmt.Sprintf("%T", err) {
+	case "http.nothingWrittenError", "http.transportReadFromServerError":
+		if inner := errors.Unwrap(err); inner != nil {
+			return inner
+		}
+	}
+	return err
+}
+
 // timedOut reports a timeout or a cancellation: the server is slow or the
 // caller gave up, and the connection is not to blame.
 func timedOut(err error) bool {

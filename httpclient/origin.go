@@ -385,7 +385,7 @@ func (o *origin) roundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		o.failures.Add(1)
-		return nil, err
+		return nil, asReturned(err)
 	}
 }
 

@@ -52,6 +52,10 @@ func TestAcquireTimeoutBoundsChecks(t *testing.T) {
 		if !errors.As(err, &te) || te.Waited != 100*time.Millisecond {
 			t.Fatalf("err = %v, want a *TimeoutError after 100ms", err)
 		}
+		var ne interface{ Timeout() bool }
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			t.Errorf("err = %v: Timeout() is not true, as net.Error's would be", err)
+		}
 		s := p.Stats()
 		if s.Timeouts != 1 || s.Idle != 5 || s.CheckFailures != 0 {
 			t.Errorf("stats %+v: want 1 timeout, the 5 healthy resources kept idle, no check failure", s)

@@ -72,6 +72,10 @@ func (e *TimeoutError) Is(target error) bool {
 	return target == ErrAcquireTimeout || target == context.DeadlineExceeded
 }
 
+// Timeout reports true: the error is a timeout to code that asks as it
+// asks net/http's errors (net.Error, url.Error.Timeout, os.IsTimeout).
+func (e *TimeoutError) Timeout() bool { return true }
+
 // CreateError is returned by Acquire when the pool has no resource open and
 // Create failed: to every caller waiting when it failed, and to callers
 // arriving while the backoff lasts. It unwraps to Create's error.

@@ -43,6 +43,9 @@ func (e *TimeoutError) Error() string {
 // Unwrap returns the pool's *pool.TimeoutError.
 func (e *TimeoutError) Unwrap() error { return e.Err }
 
+// Timeout reports true, as net.Error's Timeout does for a timeout.
+func (e *TimeoutError) Timeout() bool { return true }
+
 // ConnectError is returned by [Connector.Connect] when connecting to the
 // database failed: for the caller, or just before it while the database
 // is down (the pool fails callers fast then). It wraps a
