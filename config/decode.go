@@ -184,7 +184,9 @@ func (d *decoder) group(s *schema, n *yaml.Node, path string, out []assign) []as
 		at := join(path, p.k.Value)
 		if e == nil {
 			reason := "unknown field"
-			if g := s.suggest(p.k.Value); g != "" {
+			if codeOnly[strings.ToLower(p.k.Value)] {
+				reason += " (metrics and observers are set in code, not in a file: config.Loader{Telemetry: metrics.For(reg)})"
+			} else if g := s.suggest(p.k.Value); g != "" {
 				reason += fmt.Sprintf(" (did you mean %s?)", g)
 			}
 			d.fail(p.k, at, reason, ErrUnknownField)
@@ -204,6 +206,10 @@ func (d *decoder) group(s *schema, n *yaml.Node, path string, out []assign) []as
 	}
 	return out
 }
+
+// codeOnly are keys people write for settings that are code (see the
+// package doc): their error says where those settings go.
+var codeOnly = map[string]bool{"telemetry": true, "metrics": true, "registerer": true, "observer": true, "prometheus": true, "otel": true, "opentelemetry": true}
 
 func firstKeys(s *schema, n int) []string {
 	if len(s.order) < n {

@@ -147,6 +147,8 @@ inner:
 `, []string{`s.yaml:4: inner.levl: unknown field (did you mean level?)`}},
 		{"unknown field, nothing close", "s.yaml\nzzzzzzzz: 1\n",
 			[]string{`s.yaml:1: zzzzzzzz: unknown field`}},
+		{"a code-only setting says where it goes", "s.yaml\nmetrics: default\n",
+			[]string{`s.yaml:1: metrics: unknown field (metrics and observers are set in code, not in a file: config.Loader{Telemetry: metrics.For(reg)})`}},
 		{"unknown nested field in json", "s.json\n" + `{
   "inner": {
     "extra": {"windw": "1s"}
