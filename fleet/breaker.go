@@ -141,7 +141,7 @@ func NewBreakers(cfg BreakerConfig) (*Breakers, error) {
 		return nil, &ConfigError{Config: "BreakerConfig", Field: field, Value: v, Reason: reason}
 	}
 	switch {
-	case cfg.Client == nil:
+	case isNil(cfg.Client):
 		return bad("Client", "nil", "required")
 	case cfg.OpTimeout < 0:
 		return bad("OpTimeout", cfg.OpTimeout, "must be >= 0")
@@ -446,11 +446,13 @@ func (f *Breakers) handle(payload string) {
 
 func (f *Breakers) listen(sub *redis.PubSub) {
 	defer f.wg.Done()
+	// Closed however the loop ends: go-redis keeps a goroutine per open
+	// subscription, also after its client was closed.
+	defer sub.Close()
 	ch := sub.Channel()
 	for {
 		select {
 		case <-f.stop:
-			sub.Close()
 			return
 		case msg, ok := <-ch:
 			if !ok {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/poolkit/poolkit/breaker"
 	"github.com/poolkit/poolkit/fleet"
+	"github.com/redis/go-redis/v9"
 )
 
 var errDown = errors.New("downstream failing")
@@ -55,6 +56,7 @@ func TestBreakerConfigErrors(t *testing.T) {
 		field string
 	}{
 		{fleet.BreakerConfig{}, "Client"},
+		{fleet.BreakerConfig{Client: (*redis.Client)(nil)}, "Client"},
 		{fleet.BreakerConfig{Client: c, OpTimeout: -1}, "OpTimeout"},
 		{fleet.BreakerConfig{Client: c, PollInterval: -1}, "PollInterval"},
 		{fleet.BreakerConfig{Client: c, ProbeTTL: -1}, "ProbeTTL"},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -85,7 +86,7 @@ type BudgetConfig struct {
 }
 
 // ConfigError reports an invalid field of a [BudgetConfig] or
-// [BreakerConfig]. [NewBudget] and [NewBreaker] return it.
+// [BreakerConfig]. [NewBudget] and [NewBreakers] return it.
 type ConfigError struct {
 	Config string // "BudgetConfig" or "BreakerConfig"
 	Field  string // the field's name, e.g. "Size"
@@ -203,7 +204,9 @@ type BudgetStats struct {
 
 // NewBudget validates cfg, starts the budget's background loop and
 // subscription, and returns the budget. It does not wait for Redis: when
-// Redis cannot be reached the budget starts degraded (see [Budget]).
+// Redis cannot be reached the budget turns degraded (see [Budget]) at the
+// first call to Redis that fails, the first Take's or the background
+// loop's first poll, whichever comes first.
 // Call [Budget.Close] when done.
 //
 // On failure it returns a *[ConfigError] naming the first bad field.
@@ -227,7 +230,7 @@ func NewBudget(cfg BudgetConfig) (*Budget, error) {
 		cfg.Logger = slog.Default()
 	}
 	switch {
-	case cfg.Client == nil:
+	case isNil(cfg.Client):
 		return bad("Client", "nil", "required")
 	case cfg.Name == "":
 		return bad("Name", `""`, "required: the name processes share the budget under")
@@ -396,16 +399,18 @@ func (b *Budget) Starved() bool {
 	return (b.takers > 0 && len(b.members) > 1) || b.lost > 0 || !b.mayKeepLocked()
 }
 
-// BudgetStats implements [pool.SharedBudget]: Used is the fleet's use as
-// last read from Redis (this process's own while degraded); Pools and
-// Waiting are this process's.
+// BudgetStats implements [pool.SharedBudget]: Size and Used are the fleet's
+// cap and use as last read from Redis, or while degraded the local share
+// and this process's own use; Pools and Waiting are this process's.
 func (b *Budget) BudgetStats() pool.BudgetStats {
 	s := b.Stats()
-	used := s.FleetUsed
+	size, used := s.Size, s.FleetUsed
 	if s.Degraded {
-		used = s.Held
+		// The local share is the cap now: a pool that times out on it
+		// says the budget was the limit.
+		size, used = s.LocalShare, s.Held
 	}
-	return pool.BudgetStats{Size: s.Size, Used: used, Pools: s.Pools, Waiting: s.Waiting}
+	return pool.BudgetStats{Size: size, Used: used, Pools: s.Pools, Waiting: s.Waiting}
 }
 
 // Stats returns a snapshot of the budget as this process sees it, without
@@ -663,11 +668,13 @@ func (b *Budget) notify() {
 // listen turns release notices into wake-ups.
 func (b *Budget) listen(sub *redis.PubSub) {
 	defer b.done.Done()
+	// Closed however the loop ends: go-redis keeps a goroutine per open
+	// subscription, also after its client was closed.
+	defer sub.Close()
 	ch := sub.Channel()
 	for {
 		select {
 		case <-b.stop:
-			sub.Close()
 			return
 		case _, ok := <-ch:
 			if !ok {
@@ -847,4 +854,14 @@ func (b *Budget) Close(ctx context.Context) error {
 		return fmt.Errorf("fleet: closing budget %q: %w", b.cfg.Name, err)
 	}
 	return nil
+}
+
+// isNil reports a nil client, typed nils included (a *redis.Client
+// variable never set): either would panic at the first call.
+func isNil(c redis.UniversalClient) bool {
+	if c == nil {
+		return true
+	}
+	v := reflect.ValueOf(c)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }

@@ -69,6 +69,7 @@ func TestBudgetConfigErrors(t *testing.T) {
 		field string
 	}{
 		{"no client", func(c *fleet.BudgetConfig) { c.Client = nil }, "Client"},
+		{"a nil *redis.Client", func(c *fleet.BudgetConfig) { var rdb *redis.Client; c.Client = rdb }, "Client"},
 		{"no name", func(c *fleet.BudgetConfig) { c.Name = "" }, "Name"},
 		{"zero size", func(c *fleet.BudgetConfig) { c.Size = 0 }, "Size"},
 		{"no instances", func(c *fleet.BudgetConfig) { c.ExpectedInstances = 0 }, "ExpectedInstances"},
@@ -264,8 +265,8 @@ func TestBudgetWithoutRedis(t *testing.T) {
 	if !st.Degraded || st.LocalShare != 3 || st.Held != 3 || st.FallbackTakes != 3 || st.RedisErrors == 0 {
 		t.Errorf("Stats = %+v; want Degraded, LocalShare 3, Held 3, FallbackTakes 3, RedisErrors > 0", st)
 	}
-	if bs := b.BudgetStats(); bs.Size != 12 || bs.Used != 3 {
-		t.Errorf("BudgetStats = %+v; want Size 12, Used 3", bs)
+	if bs := b.BudgetStats(); bs.Size != 3 || bs.Used != 3 {
+		t.Errorf("BudgetStats = %+v; want the local share as the size (3), Used 3", bs)
 	}
 	if msgs := strings.Join(rec.all(), "\n"); !strings.Contains(msgs, "Redis unreachable") || !strings.Contains(msgs, "local share") {
 		t.Errorf("log = %q; want a warning about the local share", msgs)
