@@ -23,8 +23,8 @@ const (
 	// zero: currently 10.
 	DefaultMaxSize = 10
 
-	// DefaultResetTimeout bounds the reset run on every release
-	// (SessionResetter and Config.ResetQuery): currently 5s.
+	// DefaultResetTimeout bounds Config.ResetQuery, run on every
+	// release: currently 5s.
 	DefaultResetTimeout = 5 * time.Second
 
 	// DefaultCloseTimeout is how long [Connector.Close] waits for
@@ -123,8 +123,7 @@ type Config struct {
 
 	// SQL knobs.
 
-	// ResetQuery runs on every connection given back, after the driver's
-	// SessionResetter, e.g. "DISCARD ALL" on PostgreSQL, which also fails,
+	// ResetQuery runs on every connection given back, e.g. "DISCARD ALL" on PostgreSQL, which also fails,
 	// so closes, a connection left inside a transaction begun with a plain
 	// BEGIN. An error closes the connection. Zero: none. DISCARD ALL drops
 	// every prepared statement of the session, those a driver caches too:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"time"
 
 	"github.com/poolkit/poolkit/pool"
 )
@@ -14,9 +15,10 @@ import (
 // and checks or destroys it only while nobody holds it), so it needs no
 // lock.
 type physConn struct {
-	dc    driver.Conn
-	cache *stmtCache // nil: statements are not kept
-	rctx  deadlineCtx
+	dc         driver.Conn
+	cache      *stmtCache // nil: statements are not kept
+	rctx       deadlineCtx
+	releasedAt time.Time // when it was last given back (see Connector.beforeReuse)
 }
 
 // destroy is the pool's Destroy: the statements kept prepared are closed
@@ -313,8 +315,16 @@ func (cn *conn) ResetSession(ctx context.Context) error {
 	return nil
 }
 
+// IsValid is called by database/sql when it is done with the connection.
+// Once database/sql has been seen keeping connections of its own (see
+// Connector.secondPool), it returns false, so that database/sql closes the
+// conn, which gives the connection back to the pool, instead of keeping
+// it idle.
 func (cn *conn) IsValid() bool {
 	if cn.bad || cn.closed {
+		return false
+	}
+	if cn.c.warned2nd.Load() {
 		return false
 	}
 	if v, ok := cn.dc.(driver.Validator); ok && !v.IsValid() {

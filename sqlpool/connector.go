@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/poolkit/poolkit/breaker"
 	"github.com/poolkit/poolkit/pool"
@@ -31,10 +32,13 @@ type Connector struct {
 	dsn     string         // the DSN given to NewConnectorDSN, for PgBouncer's admin console; never printed
 	tel     telemetry.Pool // nil without Config.Telemetry
 
-	sized     atomic.Bool // the sizing check has run
-	closing   atomic.Bool // Close or Shutdown was called
-	warned2nd atomic.Bool // the second-pool warning was logged
-	bouncer   atomic.Pointer[BouncerInfo]
+	sized     atomic.Bool            // the sizing check has run
+	closing   atomic.Bool            // Close or Shutdown was called
+	warned2nd atomic.Bool            // database/sql was seen pooling connections of its own (and the warning logged)
+	db        atomic.Pointer[sql.DB] // the *sql.DB made by DB, if any
+
+	checkAfterIdle time.Duration // the pool's effective CheckAfterIdle
+	bouncer        atomic.Pointer[BouncerInfo]
 
 	stats struct {
 		broken, leftInTx, leftOpen, resetErrors atomic.Uint64
@@ -112,6 +116,10 @@ func newConnector(c driver.Connector, cfg Config, defaultName string, secrets []
 	if made != nil {
 		made(cn.pool)
 	}
+	cn.checkAfterIdle = cn.pool.Config().CheckAfterIdle
+	if cn.checkAfterIdle == 0 {
+		cn.checkAfterIdle = pool.DefaultCheckAfterIdle
+	}
 	return cn, nil
 }
 
@@ -175,12 +183,49 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	// failed in use) makes the pool check every other idle one before it
 	// is lent: after a server restart, callers do not meet the dead
 	// connections one failure at a time.
-	res, err := c.pool.Acquire(ctx)
-	if err != nil {
-		return nil, c.acquireError(err)
+	for tries := 1; ; tries++ {
+		res, err := c.pool.Acquire(ctx)
+		if err != nil {
+			return nil, c.acquireError(err)
+		}
+		pc := res.Value()
+		if err := c.beforeReuse(ctx, res); err != nil {
+			// Dead since its last use (the driver's check said so):
+			// destroyed, which has the pool check the other idle ones
+			// before lending them; another is taken.
+			c.stats.resetErrors.Add(1)
+			res.Destroy()
+			if tries < maxReuseTries && ctx.Err() == nil {
+				continue
+			}
+			return nil, driver.ErrBadConn // database/sql tries again
+		}
+		return &conn{c: c, res: res, pc: pc, dc: pc.dc}, nil
 	}
+}
+
+// maxReuseTries bounds how many connections the driver's ResetSession may
+// refuse in one Connect.
+const maxReuseTries = 4
+
+// beforeReuse calls the driver's ResetSession again before a connection
+// is used again, as database/sql does right before a reuse, when the
+// pool did not check it on the way out (it was idle less than
+// CheckAfterIdle): drivers check there that the connection is still alive
+// (go-sql-driver/mysql's non-blocking read sees a connection the server
+// closed since). One idle longer was checked by the pool (a ping), and a
+// new one needs nothing. The ResetSession on release (see reset) stays:
+// it finds a connection left inside a transaction before it idles with
+// its locks held.
+func (c *Connector) beforeReuse(ctx context.Context, res *pool.Resource[*physConn]) error {
 	pc := res.Value()
-	return &conn{c: c, res: res, pc: pc, dc: pc.dc}, nil
+	if res.Uses() <= 1 || c.checkAfterIdle < 0 || time.Since(pc.releasedAt) > c.checkAfterIdle {
+		return nil
+	}
+	if r, ok := pc.dc.(driver.SessionResetter); ok {
+		return r.ResetSession(ctx)
+	}
+	return nil
 }
 
 func (c *Connector) acquireError(err error) error {
@@ -240,6 +285,7 @@ func (c *Connector) reset(ctx context.Context, pc *physConn) error {
 }
 
 func (c *Connector) resetConn(ctx context.Context, pc *physConn) error {
+	pc.releasedAt = time.Now()
 	if v, ok := pc.dc.(driver.Validator); ok && !v.IsValid() {
 		return errInvalid
 	}
@@ -350,15 +396,27 @@ func (c *Connector) finishClose() {
 }
 
 // secondPool warns, once, that database/sql pools connections of its own
-// in front of this connector.
+// in front of this connector, and undoes it: from then on every
+// connection database/sql is done with is given back to the pool (see
+// conn.IsValid), and the idle ones it kept in a *sql.DB made by DB are
+// closed now. Two pools over the same connections strand callers: those
+// waiting in this pool are never handed a connection idle in
+// database/sql's, and connections idle there look held here (false leak
+// reports).
 func (c *Connector) secondPool() {
 	if c.warned2nd.Load() || !c.warned2nd.CompareAndSwap(false, true) {
 		return
 	}
 	c.cfg.Logger.Warn("sqlpool: database/sql keeps idle connections of its own (SetMaxIdleConns or SetMaxOpenConns was called on the *sql.DB): "+
-		"two pools now hold the same connections, so the pool reports connections idle in database/sql as in use (false leak reports, waits) "+
-		"and cannot check or retire them; fix: db.SetMaxIdleConns(0) and db.SetMaxOpenConns(0), and size the pool with sqlpool.Config (MaxSize, MinSize, MaxIdle)",
+		"two pools would hold the same connections (callers stuck waiting in one while connections sit idle in the other, false leak reports); "+
+		"sqlpool now has database/sql give every connection back on release and closes the idle ones it kept; "+
+		"fix: db.SetMaxIdleConns(0) and db.SetMaxOpenConns(0) (or do not call them), and size the pool with sqlpool.Config (MaxSize, MinSize, MaxIdle)",
 		"pool", c.cfg.Name)
+	if db := c.db.Load(); db != nil {
+		// Not under the caller's driverConn lock: SetMaxIdleConns closes
+		// other driverConns.
+		go db.SetMaxIdleConns(0)
+	}
 }
 
 // DB returns a *sql.DB over c set up for single pooling: database/sql
@@ -370,6 +428,7 @@ func (c *Connector) secondPool() {
 // closes c.
 func (c *Connector) DB() *sql.DB {
 	db := sql.OpenDB(c)
+	c.db.CompareAndSwap(nil, db)
 	db.SetMaxIdleConns(0)
 	db.SetMaxOpenConns(0)
 	db.SetConnMaxLifetime(0)

@@ -13,8 +13,13 @@
 // refuse. So the *sql.DB this package hands out keeps no idle connection
 // of its own (SetMaxIdleConns(0)): when database/sql is done with a
 // connection it closes it, and closing a connection from a [Connector]
-// gives it back to the pool, which resets it (driver.SessionResetter,
-// driver.Validator, Config.ResetQuery) and keeps it for the next caller.
+// gives it back to the pool, which validates it (driver.Validator,
+// Config.ResetQuery) and keeps it for the next caller. Before a connection
+// is used again the driver's ResetSession runs, as database/sql runs it
+// right before a reuse: drivers check there that the connection is still
+// alive (go-sql-driver/mysql sees a connection the server closed, pgx
+// pings one unused for a second), and one found dead is destroyed and
+// another taken.
 // It also gets no cap of its own (SetMaxOpenConns(0)): with a cap,
 // database/sql would queue callers in front of the pool, in random order,
 // with no AcquireTimeout and out of sight of the pool's waiting gauge and
@@ -43,8 +48,10 @@
 // usual tuning snippet does), nor use sql.OpenDB(c) without the settings
 // of [Connector.DB]: both bring back the second pool. The connector sees
 // it (database/sql then reuses connections it kept itself, calling their
-// ResetSession) and warns once through Config.Logger, naming the fix:
-// leave database/sql's settings alone and size the pool with Config.
+// ResetSession), warns once through Config.Logger, naming the fix (leave
+// database/sql's settings alone and size the pool with Config), and undoes
+// it: from then on database/sql gives every connection back when done
+// with it, and a DB made by [Connector.DB] closes the idle ones it kept.
 //
 // # Prepared statements
 //

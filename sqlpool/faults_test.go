@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"net"
 	"strings"
 	"testing"
@@ -191,5 +192,52 @@ func TestConfigValidation(t *testing.T) {
 	defer c.Close()
 	if got := c.Config(); got.MaxSize != sqlpool.DefaultMaxSize || got.Name != "sqlite" || got.Instances != sqlpool.DefaultInstances {
 		t.Fatalf("defaults: %+v", got)
+	}
+}
+
+// Sessions killed on the server moments after their use (within
+// CheckAfterIdle, so the pool's own check does not run) reach no caller:
+// the driver's ResetSession runs before each reuse, as database/sql runs
+// it, and go-sql-driver/mysql finds there the connection the server
+// closed. database/sql + go-sql-driver has no failure here; sqlpool used to
+// hand one dead connection to a caller ("invalid connection").
+func TestMySQLKilledSessionsReachNoCaller(t *testing.T) {
+	c, db, _ := newMySQL(t, sqlpool.Config{MaxSize: 4, CheckAfterIdle: time.Hour}, "")
+	ctx := context.Background()
+	var ids []int64
+	var conns []*sql.Conn
+	for range 4 {
+		cn, err := db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var id int64
+		if err := cn.QueryRowContext(ctx, "SELECT CONNECTION_ID()").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		ids, conns = append(ids, id), append(conns, cn)
+	}
+	for _, cn := range conns {
+		cn.Close()
+	}
+	admin, err := sql.Open("mysql", mysqlDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	for _, id := range ids {
+		if _, err := admin.Exec(fmt.Sprintf("KILL %d", id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the server has closed them
+	for i := range 8 {
+		var one int
+		if err := db.QueryRow("SELECT 1").Scan(&one); err != nil {
+			t.Fatalf("query %d after the sessions were killed: %v", i, err)
+		}
+	}
+	if st := c.Stats(); st.Destroyed.Total() == 0 {
+		t.Errorf("no connection destroyed: %+v", st.Stats)
 	}
 }
