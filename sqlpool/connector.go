@@ -478,7 +478,7 @@ func Open(driverName, dsn string, cfg Config) (*sql.DB, error) {
 // database/sql under driverName and a data source name; see [Open].
 func NewConnectorDSN(driverName, dsn string, cfg Config) (*Connector, error) {
 	secrets := dsnSecrets(dsn)
-	dsn, ignored, err := takePoolParams(dsn, &cfg)
+	dsn, ignored, params, err := takePoolParams(dsn, &cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -514,7 +514,7 @@ func NewConnectorDSN(driverName, dsn string, cfg Config) (*Connector, error) {
 		if cl, ok := dc.(io.Closer); ok {
 			cl.Close()
 		}
-		return nil, err
+		return nil, fromParam(err, params)
 	}
 	return cn, nil
 }

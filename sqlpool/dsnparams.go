@@ -1,11 +1,14 @@
 package sqlpool
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/poolkit/poolkit/pool"
 )
 
 // The pgxpool parameters a DSN may carry (pgxpool.ParseConfig reads them,
@@ -45,7 +48,11 @@ type DSNParamError struct {
 	Param  string // the parameter, as spelled in the DSN
 	Value  string // its value
 	Reason string
+	Err    error // the *ConfigError (or *pool.ConfigError) the value caused, if any
 }
+
+// Unwrap returns Err.
+func (e *DSNParamError) Unwrap() error { return e.Err }
 
 func (e *DSNParamError) Error() string {
 	return fmt.Sprintf("sqlpool: DSN parameter %s=%q: %s", e.Param, e.Value, e.Reason)
@@ -86,9 +93,13 @@ type dsnParam struct {
 // as code that overrides a pgxpool.Config parsed from a DSN does; the
 // names of such fields are returned, for a warning. A DSN without such
 // parameters comes back unchanged.
-func takePoolParams(dsn string, cfg *Config) (string, []string, error) {
+// takePoolParams cuts the pool_* parameters out of dsn and fills cfg's
+// zero fields from them. It returns the DSN without them, the Config
+// fields whose DSN value code overrode, and the parameter each field
+// filled from the DSN came from.
+func takePoolParams(dsn string, cfg *Config) (string, []string, map[string]dsnParam, error) {
 	if !strings.Contains(dsn, "pool_") {
-		return dsn, nil, nil
+		return dsn, nil, nil, nil
 	}
 	params := splitDSN(dsn)
 	var cut []dsnParam
@@ -98,23 +109,25 @@ func takePoolParams(dsn string, cfg *Config) (string, []string, error) {
 		}
 	}
 	if len(cut) == 0 {
-		return dsn, nil, nil
+		return dsn, nil, nil, nil
 	}
 	var fromDSN Config
 	var ignored []string
+	filled := make(map[string]dsnParam)
 	for _, p := range cut {
 		if why, ok := refusedPoolParams[p.key]; ok {
-			return "", nil, &DSNParamError{Param: p.key, Value: p.value, Reason: why}
+			return "", nil, nil, &DSNParamError{Param: p.key, Value: p.value, Reason: why}
 		}
 		set, ok := poolParams[p.key]
 		if !ok {
-			return "", nil, &DSNParamError{Param: p.key, Value: p.value,
+			return "", nil, nil, &DSNParamError{Param: p.key, Value: p.value,
 				Reason: "unknown pgxpool parameter (known: pool_max_conns, pool_min_conns, pool_max_conn_lifetime, pool_max_conn_idle_time, pool_health_check_period, pool_max_conn_lifetime_jitter)"}
 		}
 		field, err := set(&fromDSN, p.value)
 		if err != nil {
-			return "", nil, &DSNParamError{Param: p.key, Value: p.value, Reason: err.Error() + " (sets Config." + field + ")"}
+			return "", nil, nil, &DSNParamError{Param: p.key, Value: p.value, Reason: err.Error() + " (sets Config." + field + ")"}
 		}
+		filled[field] = p
 	}
 	// Config wins over the DSN, field by field.
 	merge := func(name string, dst *int, v int) {
@@ -124,6 +137,9 @@ func takePoolParams(dsn string, cfg *Config) (string, []string, error) {
 			*dst = v
 		case *dst != v:
 			ignored = append(ignored, name)
+			delete(filled, name)
+		default:
+			delete(filled, name) // the same in both: code set it too
 		}
 	}
 	mergeD := func(name string, dst *time.Duration, v time.Duration) {
@@ -133,6 +149,9 @@ func takePoolParams(dsn string, cfg *Config) (string, []string, error) {
 			*dst = v
 		case *dst != v:
 			ignored = append(ignored, name)
+			delete(filled, name)
+		default:
+			delete(filled, name)
 		}
 	}
 	merge("MaxSize", &cfg.MaxSize, fromDSN.MaxSize)
@@ -150,7 +169,26 @@ func takePoolParams(dsn string, cfg *Config) (string, []string, error) {
 	for i := len(cut) - 1; i >= 0; i-- {
 		out = out[:cut[i].start] + out[cut[i].end:]
 	}
-	return cleanDSN(out), ignored, nil
+	return cleanDSN(out), ignored, filled, nil
+}
+
+// fromParam returns err as a *DSNParamError when the Config field it names
+// was filled from a parameter of the DSN, so that the message names what
+// the user wrote (pool_min_conns=5), not a field they never set.
+func fromParam(err error, params map[string]dsnParam) error {
+	var field string
+	var ce *ConfigError
+	var pce *pool.ConfigError
+	switch {
+	case errors.As(err, &ce):
+		field = ce.Field
+	case errors.As(err, &pce):
+		field = pce.Field
+	}
+	if p, ok := params[field]; ok {
+		return &DSNParamError{Param: p.key, Value: p.value, Reason: err.Error(), Err: err}
+	}
+	return err
 }
 
 // cleanDSN tidies the separators left where parameters were cut out.

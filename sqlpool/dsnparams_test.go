@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/poolkit/poolkit/pool"
 	"github.com/poolkit/poolkit/sqlpool"
 )
 
@@ -89,9 +90,14 @@ func TestPgxpoolDSNParamsRefused(t *testing.T) {
 			t.Errorf("Open(%q): %v; want a *DSNParamError naming %s", tt.dsn, err, tt.param)
 		}
 	}
-	// A MinSize above MaxSize from the DSN is refused as Config is.
-	if _, err := sqlpool.Open("pgx", "postgres://u@h/db?pool_max_conns=2&pool_min_conns=3", sqlpool.Config{}); err == nil || !strings.Contains(err.Error(), "MinSize") {
-		t.Errorf("pool_min_conns above pool_max_conns: %v; want an error naming MinSize", err)
+	// A MinSize above MaxSize from the DSN is refused as Config is, naming
+	// the parameter the user wrote.
+	_, err := sqlpool.Open("pgx", "postgres://u@h/db?pool_max_conns=2&pool_min_conns=3", sqlpool.Config{})
+	var pe *sqlpool.DSNParamError
+	var ce *pool.ConfigError
+	if !errors.As(err, &pe) || pe.Param != "pool_min_conns" || !strings.Contains(err.Error(), "pool_min_conns") ||
+		!strings.Contains(err.Error(), "MinSize") || !errors.As(err, &ce) {
+		t.Errorf("pool_min_conns above pool_max_conns: %v; want a *DSNParamError naming pool_min_conns that wraps the *pool.ConfigError", err)
 	}
 }
 
