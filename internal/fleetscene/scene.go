@@ -218,8 +218,12 @@ type DBResult struct {
 	// With KillAfter: from the kill until the killed process's leases were
 	// gone from Redis, and until the others held the whole budget again.
 	LeasesGone time.Duration
-	Refilled   time.Duration
-	KilledHeld int // leases the killed process held when killed
+	// KilledExpiresIn is how long after the kill, on Redis's clock, the
+	// killed process's leases were set to expire (the latest of them): at
+	// most the TTL, since nothing renews them after the kill.
+	KilledExpiresIn time.Duration
+	Refilled        time.Duration
+	KilledHeld      int // leases the killed process held when killed
 }
 
 // RunDB runs r and returns its measurements.
@@ -292,6 +296,19 @@ func (s *Scene) RunDB(ctx context.Context, r DBRun) (DBResult, error) {
 		res.KilledHeld = mine()
 		children[0].cmd.Process.Kill() // SIGKILL: no clean-up of any kind
 		killed := time.Now()
+		children[0].cmd.Wait() // dead: no renewal can land after this
+		if now, err := s.rdb.Time(ctx).Result(); err == nil {
+			zs, _ := s.rdb.ZRangeWithScores(ctx, leasesKey, 0, -1).Result()
+			var latest float64
+			for _, z := range zs {
+				if m, _ := z.Member.(string); strings.HasPrefix(m, id+":") && z.Score > latest {
+					latest = z.Score
+				}
+			}
+			if latest > 0 {
+				res.KilledExpiresIn = time.Duration(int64(latest)-now.UnixMilli())*time.Millisecond + time.Since(killed)
+			}
+		}
 		s.logf("  killed process 1 (kill -9) holding %d leases", res.KilledHeld)
 		deadline := killed.Add(r.Dur)
 		for time.Now().Before(deadline) && mine() > 0 {
@@ -306,7 +323,6 @@ func (s *Scene) RunDB(ctx context.Context, r DBRun) (DBResult, error) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		res.Refilled = time.Since(killed)
-		children[0].cmd.Wait()
 		children = children[1:]
 	}
 
