@@ -13,7 +13,7 @@ import (
 
 // A request whose handler aborts the connection on a FRESH connection must
 // not be replayed (doc.go: "a request on a fresh connection is never replayed").
-func TestRegressionAbortNotReplayed(t *testing.T) {
+func TestAbortOnFreshConnNotReplayed(t *testing.T) {
 	for _, p := range []proto{h1, h2TLS} {
 		t.Run(p.String(), func(t *testing.T) {
 			var hits atomic.Int32
@@ -36,7 +36,7 @@ func TestRegressionAbortNotReplayed(t *testing.T) {
 
 // Close must not wait closeTimeout (10s) because a caller still holds an
 // HTTP/2 response body: Close says requests in flight fail.
-func TestRegressionCloseWithOpenH2Body(t *testing.T) {
+func TestCloseWithOpenH2BodyDoesNotWait(t *testing.T) {
 	srv, _, cfg := startServer(t, h2TLS, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("partial"))
 		w.(http.Flusher).Flush()
@@ -61,7 +61,7 @@ func TestRegressionCloseWithOpenH2Body(t *testing.T) {
 
 // AcquireTimeout bounds each request's wait; the first-connection gate
 // makes concurrent first requests wait one after another.
-func TestRegressionGateSerializesAcquireTimeout(t *testing.T) {
+func TestFirstConnGateBoundedByAcquireTimeout(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never speaks TLS
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +105,7 @@ func TestRegressionGateSerializesAcquireTimeout(t *testing.T) {
 // A request that fails on a connection that stays usable (net/http rejects
 // an invalid header before sending) races with the next holder of that
 // connection: endLease reads c.res after the state hook gave it back.
-func TestRegressionStaleEndLeaseRace(t *testing.T) {
+func TestEndLeaseAfterHandBackNoRace(t *testing.T) {
 	srv, _, cfg := startServer(t, h1, http.HandlerFunc(okHandler))
 	cfg.MaxSize = 1
 	cfg.AcquireTimeout = 2 * time.Second
@@ -141,7 +141,7 @@ func TestRegressionStaleEndLeaseRace(t *testing.T) {
 // back hands it to a waiter; if the waiter's whole request ends while that
 // hook still runs, net/http's debounced hook never fires for it, and the
 // connection stays leased forever.
-func TestRegressionHookMissedLeak(t *testing.T) {
+func TestStateHookHandOffNoLeak(t *testing.T) {
 	srv, _, cfg := startServer(t, h1, http.HandlerFunc(okHandler))
 	cfg.MaxSize = 1
 	cfg.AcquireTimeout = 3 * time.Second
@@ -154,7 +154,7 @@ func TestRegressionHookMissedLeak(t *testing.T) {
 
 // Reused HTTP/2 connection, handler aborts (RST_STREAM INTERNAL_ERROR):
 // the GET is sent again and again.
-func TestRegressionH2AbortReplayStorm(t *testing.T) {
+func TestH2AbortOnReusedConnReplayBounded(t *testing.T) {
 	var hits atomic.Int32
 	srv, _, cfg := startServer(t, h2TLS, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/abort" {
