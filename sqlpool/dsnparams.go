@@ -129,37 +129,22 @@ func takePoolParams(dsn string, cfg *Config) (string, []string, map[string]dsnPa
 		}
 		filled[field] = p
 	}
-	// Config wins over the DSN, field by field.
-	merge := func(name string, dst *int, v int) {
-		switch {
-		case v == 0:
-		case *dst == 0:
-			*dst = v
-		case *dst != v:
-			ignored = append(ignored, name)
-			delete(filled, name)
-		default:
-			delete(filled, name) // the same in both: code set it too
-		}
-	}
-	mergeD := func(name string, dst *time.Duration, v time.Duration) {
-		switch {
-		case v == 0:
-		case *dst == 0:
-			*dst = v
-		case *dst != v:
-			ignored = append(ignored, name)
-			delete(filled, name)
-		default:
+	// Config wins over the DSN, field by field: a field code set (to
+	// another value, warned about, or the same) is not the DSN's.
+	merge := func(name string, f filling) {
+		if f != dsnValue {
+			if f == codeDiffers {
+				ignored = append(ignored, name)
+			}
 			delete(filled, name)
 		}
 	}
-	merge("MaxSize", &cfg.MaxSize, fromDSN.MaxSize)
-	merge("MinSize", &cfg.MinSize, fromDSN.MinSize)
-	mergeD("MaxLifetime", &cfg.MaxLifetime, fromDSN.MaxLifetime)
-	mergeD("IdleTimeout", &cfg.IdleTimeout, fromDSN.IdleTimeout)
-	mergeD("HealthCheckPeriod", &cfg.HealthCheckPeriod, fromDSN.HealthCheckPeriod)
-	mergeD("MaxLifetimeJitter", &cfg.MaxLifetimeJitter, fromDSN.MaxLifetimeJitter)
+	merge("MaxSize", fill(&cfg.MaxSize, fromDSN.MaxSize))
+	merge("MinSize", fill(&cfg.MinSize, fromDSN.MinSize))
+	merge("MaxLifetime", fill(&cfg.MaxLifetime, fromDSN.MaxLifetime))
+	merge("IdleTimeout", fill(&cfg.IdleTimeout, fromDSN.IdleTimeout))
+	merge("HealthCheckPeriod", fill(&cfg.HealthCheckPeriod, fromDSN.HealthCheckPeriod))
+	merge("MaxLifetimeJitter", fill(&cfg.MaxLifetimeJitter, fromDSN.MaxLifetimeJitter))
 	// pgxpool's MaxSize default is max(4, CPUs); ours is DefaultMaxSize.
 	// A DSN giving only pool_min_conns above it raises MaxSize with it
 	// (withDefaults does so for zero MaxSize).
@@ -170,6 +155,30 @@ func takePoolParams(dsn string, cfg *Config) (string, []string, map[string]dsnPa
 		out = out[:cut[i].start] + out[cut[i].end:]
 	}
 	return cleanDSN(out), ignored, filled, nil
+}
+
+// filling says where a Config field's value came from.
+type filling int
+
+const (
+	dsnValue    filling = iota // the DSN's, or neither set it
+	codeSame                   // code set it, to the DSN's value
+	codeDiffers                // code set it to another value: code wins
+)
+
+// fill sets *dst to v, a value from the DSN, when *dst is zero (not set in
+// code), and says which it is.
+func fill[T int | time.Duration](dst *T, v T) filling {
+	switch {
+	case v == 0:
+		return dsnValue
+	case *dst == 0:
+		*dst = v
+		return dsnValue
+	case *dst != v:
+		return codeDiffers
+	}
+	return codeSame
 }
 
 // fromParam returns err as a *DSNParamError when the Config field it names
