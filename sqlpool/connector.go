@@ -190,12 +190,19 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 		}
 		pc := res.Value()
 		if err := c.beforeReuse(ctx, res); err != nil {
+			if ctx.Err() != nil {
+				// The caller gave up during the check: not the
+				// connection's fault. Given back, the pool's reset on
+				// release still drops it if the driver closed it.
+				res.Release()
+				return nil, context.Cause(ctx)
+			}
 			// Dead since its last use (the driver's check said so):
 			// destroyed, which has the pool check the other idle ones
 			// before lending them; another is taken.
 			c.stats.resetErrors.Add(1)
 			res.Destroy()
-			if tries < maxReuseTries && ctx.Err() == nil {
+			if tries < maxReuseTries {
 				continue
 			}
 			return nil, driver.ErrBadConn // database/sql tries again
