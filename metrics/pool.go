@@ -157,7 +157,7 @@ func newPoolDescs() poolDescs {
 			{desc("min_connections", "The connections the pool keeps open (MinSize)."), g, func(s *pool.Stats) float64 { return f(s.MinSize) }},
 			{desc("oldest_wait_seconds", "How long the oldest waiting Acquire has waited; 0 when none waits."), g, func(s *pool.Stats) float64 { return s.OldestWait.Seconds() }},
 			{desc("acquires_total", "Successful Acquire calls."), c, func(s *pool.Stats) float64 { return u(s.Acquires) }},
-			{desc("waits_total", "Successful Acquire calls that had to wait."), c, func(s *pool.Stats) float64 { return u(s.WaitedAcquires) }},
+			{desc("waits_total", "Acquire calls that had to wait, those that timed out or were cancelled included."), c, func(s *pool.Stats) float64 { return u(waits(s)) }},
 			{desc("wait_duration_seconds_total", "Total time Acquire calls waited, those that timed out or were cancelled included."), c, func(s *pool.Stats) float64 { return s.WaitTime.Seconds() }},
 			{desc("timeouts_total", "Acquire calls that hit their deadline."), c, func(s *pool.Stats) float64 { return u(s.Timeouts) }},
 			{desc("canceled_total", "Acquire calls whose context was cancelled while they waited."), c, func(s *pool.Stats) float64 { return u(s.Canceled) }},
@@ -253,7 +253,7 @@ func newGoSQLDescs() []poolMetric {
 		{desc("open_connections", "The number of established connections both in use and idle."), g, func(s *pool.Stats) float64 { return float64(s.Open) }},
 		{desc("in_use_connections", "The number of connections currently in use."), g, func(s *pool.Stats) float64 { return float64(s.InUse) }},
 		{desc("idle_connections", "The number of idle connections."), g, func(s *pool.Stats) float64 { return float64(s.Idle) }},
-		{desc("wait_count_total", "The total number of connections waited for."), c, func(s *pool.Stats) float64 { return float64(s.WaitedAcquires) }},
+		{desc("wait_count_total", "The total number of connections waited for."), c, func(s *pool.Stats) float64 { return float64(waits(s)) }},
 		{desc("wait_duration_seconds_total", "The total time blocked waiting for a new connection."), c, func(s *pool.Stats) float64 { return s.WaitTime.Seconds() }},
 		{desc("max_idle_closed_total", "The total number of connections closed while idle (beyond MaxIdle or past IdleTimeout)."), c, func(s *pool.Stats) float64 { return float64(s.Destroyed.Idle) }},
 		{desc("max_lifetime_closed_total", "The total number of connections closed due to MaxLifetime."), c, func(s *pool.Stats) float64 { return float64(s.Destroyed.Lifetime) }},
@@ -320,3 +320,8 @@ func (m *Metrics) poolObserver(kind, name, origin string) pool.Observer {
 // reads no clock for it), and the only one when there is one. It is
 // [telemetry.Observers].
 func Observers(obs ...pool.Observer) pool.Observer { return telemetry.Observers(obs...) }
+
+// waits counts the Acquire calls that waited, as database/sql's WaitCount
+// does: those served and those that gave up (their time is in WaitTime
+// too), so that WaitTime over it is the mean wait.
+func waits(s *pool.Stats) uint64 { return s.WaitedAcquires + s.Timeouts + s.Canceled }

@@ -36,7 +36,7 @@ const poolHelp = `
 # TYPE poolkit_pool_oldest_wait_seconds gauge
 # HELP poolkit_pool_acquires_total Successful Acquire calls.
 # TYPE poolkit_pool_acquires_total counter
-# HELP poolkit_pool_waits_total Successful Acquire calls that had to wait.
+# HELP poolkit_pool_waits_total Acquire calls that had to wait, those that timed out or were cancelled included.
 # TYPE poolkit_pool_waits_total counter
 # HELP poolkit_pool_wait_duration_seconds_total Total time Acquire calls waited, those that timed out or were cancelled included.
 # TYPE poolkit_pool_wait_duration_seconds_total counter
@@ -126,7 +126,7 @@ poolkit_pool_creating_connections{kind="sql",origin="",pool="orders"} 0
 poolkit_pool_waiting_requests{kind="sql",origin="",pool="orders"} 1
 poolkit_pool_oldest_wait_seconds{kind="sql",origin="",pool="orders"} 0.125
 poolkit_pool_acquires_total{kind="sql",origin="",pool="orders"} 2
-poolkit_pool_waits_total{kind="sql",origin="",pool="orders"} 2
+poolkit_pool_waits_total{kind="sql",origin="",pool="orders"} 3
 poolkit_pool_wait_duration_seconds_total{kind="sql",origin="",pool="orders"} 0.75
 poolkit_pool_timeouts_total{kind="sql",origin="",pool="orders"} 1
 `
@@ -244,9 +244,9 @@ poolkit_pool_wait_time_seconds_count{kind="sql",origin="",pool="orders"} 3
 # HELP poolkit_pool_waiting_requests Acquire calls waiting for a connection.
 # TYPE poolkit_pool_waiting_requests gauge
 poolkit_pool_waiting_requests{kind="sql",origin="",pool="orders"} 0
-# HELP poolkit_pool_waits_total Successful Acquire calls that had to wait.
+# HELP poolkit_pool_waits_total Acquire calls that had to wait, those that timed out or were cancelled included.
 # TYPE poolkit_pool_waits_total counter
-poolkit_pool_waits_total{kind="sql",origin="",pool="orders"} 3
+poolkit_pool_waits_total{kind="sql",origin="",pool="orders"} 4
 # HELP go_sql_idle_connections The number of idle connections.
 # TYPE go_sql_idle_connections gauge
 go_sql_idle_connections{db_name="orders"} 0
@@ -267,7 +267,7 @@ go_sql_max_open_connections{db_name="orders"} 2
 go_sql_open_connections{db_name="orders"} 0
 # HELP go_sql_wait_count_total The total number of connections waited for.
 # TYPE go_sql_wait_count_total counter
-go_sql_wait_count_total{db_name="orders"} 3
+go_sql_wait_count_total{db_name="orders"} 4
 # HELP go_sql_wait_duration_seconds_total The total time blocked waiting for a new connection.
 # TYPE go_sql_wait_duration_seconds_total counter
 go_sql_wait_duration_seconds_total{db_name="orders"} 1

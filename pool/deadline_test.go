@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"errors"
+	"net"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -52,9 +53,9 @@ func TestAcquireTimeoutBoundsChecks(t *testing.T) {
 		if !errors.As(err, &te) || te.Waited != 100*time.Millisecond {
 			t.Fatalf("err = %v, want a *TimeoutError after 100ms", err)
 		}
-		var ne interface{ Timeout() bool }
+		var ne net.Error
 		if !errors.As(err, &ne) || !ne.Timeout() {
-			t.Errorf("err = %v: Timeout() is not true, as net.Error's would be", err)
+			t.Errorf("err = %v: not a net.Error whose Timeout() is true", err)
 		}
 		s := p.Stats()
 		if s.Timeouts != 1 || s.Idle != 5 || s.CheckFailures != 0 {

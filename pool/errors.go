@@ -76,6 +76,10 @@ func (e *TimeoutError) Is(target error) bool {
 // asks net/http's errors (net.Error, url.Error.Timeout, os.IsTimeout).
 func (e *TimeoutError) Timeout() bool { return true }
 
+// Temporary reports true, as net's timeouts do; with Timeout it makes the
+// error a net.Error.
+func (e *TimeoutError) Temporary() bool { return true }
+
 // CreateError is returned by Acquire when the pool has no resource open and
 // Create failed: to every caller waiting when it failed, and to callers
 // arriving while the backoff lasts. It unwraps to Create's error.

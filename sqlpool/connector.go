@@ -38,6 +38,7 @@ type Connector struct {
 	db        atomic.Pointer[sql.DB] // the *sql.DB made by DB, if any
 
 	checkAfterIdle time.Duration // the pool's effective CheckAfterIdle
+	acquireTimeout time.Duration // the pool's AcquireTimeout (0: none)
 	bouncer        atomic.Pointer[BouncerInfo]
 
 	stats struct {
@@ -116,6 +117,7 @@ func newConnector(c driver.Connector, cfg Config, defaultName string, secrets []
 	if made != nil {
 		made(cn.pool)
 	}
+	cn.acquireTimeout = cn.pool.Config().AcquireTimeout
 	cn.checkAfterIdle = cn.pool.Config().CheckAfterIdle
 	if cn.checkAfterIdle == 0 {
 		cn.checkAfterIdle = pool.DefaultCheckAfterIdle
@@ -183,7 +185,18 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	// failed in use) makes the pool check every other idle one before it
 	// is lent: after a server restart, callers do not meet the dead
 	// connections one failure at a time.
+	var start time.Time // set on a retry: AcquireTimeout bounds all tries together
 	for tries := 1; ; tries++ {
+		if tries == 2 {
+			if _, ok := ctx.Deadline(); !ok && c.acquireTimeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithDeadline(ctx, start.Add(c.acquireTimeout))
+				defer cancel()
+			}
+		}
+		if tries == 1 && c.acquireTimeout > 0 {
+			start = time.Now()
+		}
 		res, err := c.pool.Acquire(ctx)
 		if err != nil {
 			return nil, c.acquireError(err)
@@ -221,12 +234,13 @@ const maxReuseTries = 4
 // CheckAfterIdle): drivers check there that the connection is still alive
 // (go-sql-driver/mysql's non-blocking read sees a connection the server
 // closed since). One idle longer was checked by the pool (a ping), and a
-// new one needs nothing. The ResetSession on release (see reset) stays:
+// new one needs nothing (a millisecond of margin: the pool's idle clock
+// starts just after releasedAt). The ResetSession on release (see reset) stays:
 // it finds a connection left inside a transaction before it idles with
 // its locks held.
 func (c *Connector) beforeReuse(ctx context.Context, res *pool.Resource[*physConn]) error {
 	pc := res.Value()
-	if res.Uses() <= 1 || c.checkAfterIdle < 0 || time.Since(pc.releasedAt) > c.checkAfterIdle {
+	if res.Uses() <= 1 || c.checkAfterIdle < 0 || time.Since(pc.releasedAt) > c.checkAfterIdle+time.Millisecond {
 		return nil
 	}
 	if r, ok := pc.dc.(driver.SessionResetter); ok {
@@ -288,11 +302,11 @@ func (c *Connector) reset(ctx context.Context, pc *physConn) error {
 	if err != nil {
 		c.stats.resetErrors.Add(1)
 	}
+	pc.releasedAt = time.Now() // after the reset, as the pool's idle clock starts
 	return err
 }
 
 func (c *Connector) resetConn(ctx context.Context, pc *physConn) error {
-	pc.releasedAt = time.Now()
 	if v, ok := pc.dc.(driver.Validator); ok && !v.IsValid() {
 		return errInvalid
 	}

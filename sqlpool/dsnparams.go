@@ -132,11 +132,11 @@ func takePoolParams(dsn string, cfg *Config) (string, []string, map[string]dsnPa
 	// Config wins over the DSN, field by field: a field code set (to
 	// another value, warned about, or the same) is not the DSN's.
 	merge := func(name string, f filling) {
-		if f != dsnValue {
-			if f == codeDiffers {
-				ignored = append(ignored, name)
-			}
-			delete(filled, name)
+		if f == codeDiffers {
+			ignored = append(ignored, name)
+		}
+		if f != dsnFilled {
+			delete(filled, name) // not the DSN's value that is in Config
 		}
 	}
 	merge("MaxSize", fill(&cfg.MaxSize, fromDSN.MaxSize))
@@ -161,7 +161,8 @@ func takePoolParams(dsn string, cfg *Config) (string, []string, map[string]dsnPa
 type filling int
 
 const (
-	dsnValue    filling = iota // the DSN's, or neither set it
+	dsnFilled   filling = iota // the DSN's value, code set none
+	dsnZero                    // the DSN gave zero (or nothing): whatever code set stays
 	codeSame                   // code set it, to the DSN's value
 	codeDiffers                // code set it to another value: code wins
 )
@@ -171,10 +172,10 @@ const (
 func fill[T int | time.Duration](dst *T, v T) filling {
 	switch {
 	case v == 0:
-		return dsnValue
+		return dsnZero
 	case *dst == 0:
 		*dst = v
-		return dsnValue
+		return dsnFilled
 	case *dst != v:
 		return codeDiffers
 	}

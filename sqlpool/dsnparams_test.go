@@ -99,6 +99,12 @@ func TestPgxpoolDSNParamsRefused(t *testing.T) {
 		!strings.Contains(err.Error(), "MinSize") || !errors.As(err, &ce) {
 		t.Errorf("pool_min_conns above pool_max_conns: %v; want a *DSNParamError naming pool_min_conns that wraps the *pool.ConfigError", err)
 	}
+	// A bad value set in code is code's, even when the DSN names the
+	// parameter with a zero.
+	_, err = sqlpool.NewConnectorDSN("pgx", "postgres://u@h/db?pool_min_conns=0", sqlpool.Config{MinSize: 3, MaxSize: 2})
+	if errors.As(err, &pe) || !errors.As(err, &ce) {
+		t.Errorf("MinSize 3 set in code, pool_min_conns=0 in the DSN: %v; want the ConfigError, not blamed on the DSN", err)
+	}
 }
 
 // Config fields set in code win over the DSN's (as code overriding a

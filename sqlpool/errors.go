@@ -46,6 +46,10 @@ func (e *TimeoutError) Unwrap() error { return e.Err }
 // Timeout reports true, as net.Error's Timeout does for a timeout.
 func (e *TimeoutError) Timeout() bool { return true }
 
+// Temporary reports true, as net's timeouts do; with Timeout it makes the
+// error a net.Error.
+func (e *TimeoutError) Temporary() bool { return true }
+
 // ConnectError is returned by [Connector.Connect] when connecting to the
 // database failed: for the caller, or just before it while the database
 // is down (the pool fails callers fast then). It wraps a
