@@ -217,9 +217,13 @@ func (p *Pool[T]) sleepBackoff() bool {
 			p.mu.Unlock()
 			return false
 		}
+		if at == 0 { // Create has not failed: no backoff, no clock read
+			p.mu.Unlock()
+			return true
+		}
 		d := at.sub(p.now())
 		p.mu.Unlock()
-		if at == 0 || d <= 0 {
+		if d <= 0 {
 			return true
 		}
 		t := time.NewTimer(d)

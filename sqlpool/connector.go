@@ -185,42 +185,41 @@ func (c *Connector) Connect(ctx context.Context) (driver.Conn, error) {
 	// failed in use) makes the pool check every other idle one before it
 	// is lent: after a server restart, callers do not meet the dead
 	// connections one failure at a time.
-	var start time.Time // set on a retry: AcquireTimeout bounds all tries together
+	//
+	// One clock read: the reuse check's idle clock, and where the
+	// AcquireTimeout shared by all tries starts.
+	start := time.Now()
 	for tries := 1; ; tries++ {
-		if tries == 2 {
-			if _, ok := ctx.Deadline(); !ok && c.acquireTimeout > 0 {
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithDeadline(ctx, start.Add(c.acquireTimeout))
-				defer cancel()
-			}
-		}
-		if tries == 1 && c.acquireTimeout > 0 {
-			start = time.Now()
-		}
 		res, err := c.pool.Acquire(ctx)
 		if err != nil {
 			return nil, c.acquireError(err)
 		}
 		pc := res.Value()
-		if err := c.beforeReuse(ctx, res); err != nil {
-			if ctx.Err() != nil {
-				// The caller gave up during the check: not the
-				// connection's fault. Given back, the pool's reset on
-				// release still drops it if the driver closed it.
-				res.Release()
-				return nil, context.Cause(ctx)
-			}
-			// Dead since its last use (the driver's check said so):
-			// destroyed, which has the pool check the other idle ones
-			// before lending them; another is taken.
-			c.stats.resetErrors.Add(1)
-			res.Destroy()
-			if tries < maxReuseTries {
-				continue
-			}
+		err = c.beforeReuse(ctx, res, start)
+		if err == nil {
+			return &conn{c: c, res: res, pc: pc, dc: pc.dc}, nil
+		}
+		if ctx.Err() != nil {
+			// The caller gave up during the check: not the connection's
+			// fault. Given back, the pool's reset on release still drops
+			// it if the driver closed it.
+			res.Release()
+			return nil, context.Cause(ctx)
+		}
+		// Dead since its last use (the driver's check said so): destroyed,
+		// which has the pool check the other idle ones before lending
+		// them; another is taken.
+		c.stats.resetErrors.Add(1)
+		res.Destroy()
+		if tries == maxReuseTries {
 			return nil, driver.ErrBadConn // database/sql tries again
 		}
-		return &conn{c: c, res: res, pc: pc, dc: pc.dc}, nil
+		if _, ok := ctx.Deadline(); !ok && tries == 1 && c.acquireTimeout > 0 {
+			// AcquireTimeout bounds all tries together, not each.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, start.Add(c.acquireTimeout))
+			defer cancel()
+		}
 	}
 }
 
@@ -235,12 +234,13 @@ const maxReuseTries = 4
 // (go-sql-driver/mysql's non-blocking read sees a connection the server
 // closed since). One idle longer was checked by the pool (a ping), and a
 // new one needs nothing (a millisecond of margin: the pool's idle clock
-// starts just after releasedAt). The ResetSession on release (see reset) stays:
+// starts just after releasedAt; now, read before the Acquire, can only
+// make the idle time look shorter, so the check runs). The ResetSession on release (see reset) stays:
 // it finds a connection left inside a transaction before it idles with
 // its locks held.
-func (c *Connector) beforeReuse(ctx context.Context, res *pool.Resource[*physConn]) error {
+func (c *Connector) beforeReuse(ctx context.Context, res *pool.Resource[*physConn], now time.Time) error {
 	pc := res.Value()
-	if res.Uses() <= 1 || c.checkAfterIdle < 0 || time.Since(pc.releasedAt) > c.checkAfterIdle+time.Millisecond {
+	if res.Uses() <= 1 || c.checkAfterIdle < 0 || now.Sub(pc.releasedAt) > c.checkAfterIdle+time.Millisecond {
 		return nil
 	}
 	if r, ok := pc.dc.(driver.SessionResetter); ok {
